@@ -1,0 +1,3 @@
+from sqldistill.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Prompt rendering, dataset formats, splits and run-directory manifests."""
