@@ -1,0 +1,153 @@
+"""The YAML config of a ``distill`` run: pydantic models, validated once at load, unknown keys rejected.
+
+Components never take these objects; the pipeline unpacks them into flat keyword arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sqldistill.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeacherEndpoint(_Strict):
+    """An OpenAI-compatible chat endpoint that writes and checks question/SQL pairs."""
+
+    base_url: str
+    model: str
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = Field(4, ge=1, le=256)
+    max_retries: int = Field(4, ge=0, le=20)
+    timeout_s: float = Field(60.0, gt=0)
+    temperature: float = Field(0.7, ge=0, le=2)
+    new_pairs: int = Field(0, ge=0, description="pairs the teacher writes from few-shot prompts")
+    paraphrases: int = Field(0, ge=0, description="paraphrases per template question")
+    vote: int = Field(0, ge=0, le=15, description="teacher SQLs per question for the self-consistency vote")
+    price_per_1k_input: float = Field(0.0, ge=0)
+    price_per_1k_output: float = Field(0.0, ge=0)
+
+
+class SynthConfig(_Strict):
+    n: int = Field(3000, ge=10, le=1_000_000, description="candidate pairs to sample from templates")
+    valid_fraction: float = Field(0.05, ge=0, lt=0.5)
+    log: Path | None = Field(None, description="a file of existing SQL to mine for templates")
+    timeout_s: float = Field(2.0, gt=0, description="critics: a candidate must execute within this")
+    template_cap: int = Field(40, ge=1, description="critics: at most this many pairs per SQL template")
+    teacher: TeacherEndpoint | None = None
+
+
+class ModelConfig(_Strict):
+    """A model to train: from scratch in a named size, or a local pretrained transformers model."""
+
+    path: Path | None = Field(None, description="a local pretrained model directory; None = from scratch")
+    size: Literal["1M", "5M", "20M"] = "1M"
+    method: Literal["sft", "kd", "kid", "gkd", "dpo", "rounds"] = "sft"
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="-1: run all epochs")
+    batch_size: int = Field(32, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(3e-3, gt=0, lt=1)
+    lora: bool = False
+    lora_r: int = Field(16, ge=1)
+    bf16: bool = False
+    curriculum: bool = False
+    kd_loss: Literal["fkl", "rkl", "jsd", "tvd", "skew_fkl", "skew_rkl"] = "fkl"
+    kd_temperature: float = Field(1.0, gt=0)
+    kd_ce_weight: float = Field(0.5, ge=0, le=1)
+    kid_mask_ratio: float = Field(0.2, ge=0, le=1)
+    dpo_beta: float = Field(0.1, gt=0)
+    rounds: int = Field(0, ge=0, le=10)
+
+
+class EvalConfig(_Strict):
+    questions: Path | None = Field(None, description="human questions to measure on (Spider dev.json format)")
+    execution_guided: bool = True
+    num_candidates: int = Field(4, ge=1, le=32)
+    timeout_s: float = Field(5.0, gt=0)
+    workers: int = Field(0, ge=0, description="0: one per CPU")
+
+
+class Config(_Strict):
+    database: str = Field(..., description="SQLite path or SQLAlchemy URL")
+    run_dir: Path = Path("runs/default")
+    seed: int = 0
+    prompt_schema: Literal["none", "compact", "create"] = "none"
+    synth: SynthConfig = SynthConfig()
+    teacher_model: ModelConfig | None = None
+    student: ModelConfig = ModelConfig()
+    eval: EvalConfig = EvalConfig()
+
+    @field_validator("database")
+    @classmethod
+    def _database_given(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a SQLite file or a SQLAlchemy URL")
+        return v
+
+    def section_hash(self, *names: str) -> str:
+        """A hash of the named sections (and of everything they depend on), for stage manifests."""
+        data = self.model_dump(mode="json")
+        blob = json.dumps({n: data.get(n) for n in names}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key (check its spelling; `sqldistill init` writes every known key)"
+    extra = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{source}: {where}: {msg}{extra}"
+
+
+def config_from_dict(data: Any, source: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys to values at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config; relative paths in it are taken relative to the config's folder."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"No config file at {p}", hint="Write one with `sqldistill init DATABASE`")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}:{where} is not valid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not a text file") from None
+    cfg = config_from_dict(data, source=str(p))
+    return _resolve_paths(cfg, p.parent)
+
+
+def _resolve_paths(cfg: Config, base: Path) -> Config:
+    def fix(v: Path | None) -> Path | None:
+        return None if v is None or v.is_absolute() else (base / v)
+
+    database = cfg.database
+    if "://" not in database and not Path(database).is_absolute():
+        database = str(base / database)
+    synth = cfg.synth.model_copy(update={"log": fix(cfg.synth.log)})
+    teacher = cfg.teacher_model.model_copy(update={"path": fix(cfg.teacher_model.path)}) if cfg.teacher_model else None
+    student = cfg.student.model_copy(update={"path": fix(cfg.student.path)})
+    ev = cfg.eval.model_copy(update={"questions": fix(cfg.eval.questions)})
+    return cfg.model_copy(update={"database": database, "run_dir": fix(cfg.run_dir) or cfg.run_dir, "synth": synth,
+                                  "teacher_model": teacher, "student": student, "eval": ev})

@@ -1,0 +1,1 @@
+"""SQL helpers: parsing, safety checks, skeletons and hardness."""
