@@ -1,0 +1,33 @@
+"""Synthesis: question/SQL pairs from a database alone (templates, teacher, query log, feedback).
+
+``synthesize(target, out_dir, n=..., seed=..., teacher=None, log=None)`` is the verb; ``make_teacher`` builds
+a teacher client (any OpenAI-compatible endpoint, or a local transformers model). Heavy parts are imported
+on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "synthesize": "sqldistill.synth.synthesis",
+    "DEFAULT_MIX": "sqldistill.synth.synthesis",
+    "make_teacher": "sqldistill.synth.teacher",
+    "Teacher": "sqldistill.synth.teacher",
+    "OpenAITeacher": "sqldistill.synth.teacher",
+    "LocalTeacher": "sqldistill.synth.teacher",
+    "TemplateSource": "sqldistill.synth.sampler",
+    "CONSTRUCTS": "sqldistill.synth.templates",
+    "mine_log": "sqldistill.synth.logmine",
+    "realise": "sqldistill.synth.realise",
+    "build_graph": "sqldistill.synth.graph",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sqldistill.synth' has no attribute {name!r}")
