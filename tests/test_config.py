@@ -12,14 +12,15 @@ from sqldistill.errors import ConfigError
 
 def test_minimal_config_gets_defaults() -> None:
     cfg = config_from_dict({"database": "x.sqlite"})
-    assert isinstance(cfg, Config) and cfg.synth.n > 0 and cfg.student.size
+    assert isinstance(cfg, Config) and cfg.synth.n > 0 and cfg.student.model
 
 
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
         ({"database": "x", "synth": {"nn": 5}}, "synth.nn: unknown key"),
-        ({"database": "x", "student": {"size": "7B"}}, "student.size"),
+        ({"database": "x", "student": {"method": "magic"}}, "student.method"),
+        ({"database": "x", "student": {"mask_ratio": 1.5}}, "student.mask_ratio"),
         ({"database": "x", "synth": {"n": "lots"}}, "synth.n"),
         ({"database": "x", "synth": {"n": -3}}, "synth.n"),
         ({"database": "x", "eval": {"num_candidates": 0}}, "eval.num_candidates"),
@@ -56,6 +57,6 @@ def test_malformed_files(tmp_path: Path, text: str, needle: str) -> None:
 
 def test_section_hash_tracks_only_its_sections() -> None:
     a = config_from_dict({"database": "x", "synth": {"n": 100}})
-    b = config_from_dict({"database": "x", "synth": {"n": 100}, "student": {"size": "5M"}})
+    b = config_from_dict({"database": "x", "synth": {"n": 100}, "student": {"model": "5m"}})
     c = config_from_dict({"database": "x", "synth": {"n": 200}})
     assert a.section_hash("synth") == b.section_hash("synth") != c.section_hash("synth")

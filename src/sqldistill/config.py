@@ -46,34 +46,41 @@ class SynthConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    """A model to train: from scratch in a named size, or a local pretrained transformers model."""
+    """A model to train: a from-scratch named size, or a local pretrained transformers model directory."""
 
-    path: Path | None = Field(None, description="a local pretrained model directory; None = from scratch")
-    size: Literal["1M", "5M", "20M"] = "1M"
+    model: str = Field("1m", description="1m, 5m, 20m (optionally llama-/qwen2- prefixed) or a model directory")
     method: Literal["sft", "kd", "kid", "gkd", "dpo", "rounds"] = "sft"
     epochs: float = Field(3.0, gt=0)
     max_steps: int = Field(-1, ge=-1, description="-1: run all epochs")
     batch_size: int = Field(32, ge=1)
     grad_accum: int = Field(1, ge=1)
-    lr: float = Field(3e-3, gt=0, lt=1)
+    lr: float | None = Field(None, gt=0, lt=1, description="None: a default for from-scratch or pretrained")
+    max_length: int = Field(256, ge=16)
     lora: bool = False
     lora_r: int = Field(16, ge=1)
-    bf16: bool = False
-    curriculum: bool = False
-    kd_loss: Literal["fkl", "rkl", "jsd", "tvd", "skew_fkl", "skew_rkl"] = "fkl"
-    kd_temperature: float = Field(1.0, gt=0)
-    kd_ce_weight: float = Field(0.5, ge=0, le=1)
-    kid_mask_ratio: float = Field(0.2, ge=0, le=1)
+    bf16: bool | None = Field(None, description="None: bf16 where the hardware supports it")
+    curriculum: bool = Field(False, description="order training pairs from easy to hard")
+    divergence: Literal["fkl", "rkl", "jsd", "tvd", "skl", "srkl"] | None = Field(
+        None, description="kd/kid loss; None: forward KL for kd, reverse KL for kid")
+    temperature: float = Field(1.0, gt=0)
+    ce_weight: float = Field(0.5, ge=0, le=1)
+    mask_ratio: float = Field(0.2, gt=0, lt=1, description="kid: share of gold SQL tokens the student fills in")
     dpo_beta: float = Field(0.1, gt=0)
-    rounds: int = Field(0, ge=0, le=10)
+    rounds: int = Field(2, ge=1, le=10, description="rounds: recursive distillation rounds after the first")
+    num_threads: int | None = Field(None, ge=1, description="CPU threads for training; None: all")
+    memory: Literal["auto", "minilm", "hashing", "none"] = Field(
+        "auto", description="retrieval memory of the training pairs for execution-guided decoding; "
+                            "auto: MiniLM when installed, else hashing")
 
 
 class EvalConfig(_Strict):
     questions: Path | None = Field(None, description="human questions to measure on (Spider dev.json format)")
     execution_guided: bool = True
     num_candidates: int = Field(4, ge=1, le=32)
+    memory_k: int = Field(10, ge=0, le=100, description="nearest training queries added as candidates")
     timeout_s: float = Field(5.0, gt=0)
     workers: int = Field(0, ge=0, description="0: one per CPU")
+    latency_questions: int = Field(50, ge=1, description="questions timed one at a time for the latency figure")
 
 
 class Config(_Strict):
@@ -93,10 +100,10 @@ class Config(_Strict):
             raise ValueError("must name a SQLite file or a SQLAlchemy URL")
         return v
 
-    def section_hash(self, *names: str) -> str:
-        """A hash of the named sections (and of everything they depend on), for stage manifests."""
+    def section_hash(self, *names: str, salt: str = "") -> str:
+        """A hash of the named sections plus ``salt`` (the upstream stage's hash), for stage manifests."""
         data = self.model_dump(mode="json")
-        blob = json.dumps({n: data.get(n) for n in names}, sort_keys=True, default=str)
+        blob = json.dumps({"salt": salt, **{n: data.get(n) for n in names}}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -140,14 +147,24 @@ def load_config(path: str | Path) -> Config:
 
 def _resolve_paths(cfg: Config, base: Path) -> Config:
     def fix(v: Path | None) -> Path | None:
-        return None if v is None or v.is_absolute() else (base / v)
+        return v if v is None or v.is_absolute() else base / v
 
     database = cfg.database
     if "://" not in database and not Path(database).is_absolute():
         database = str(base / database)
     synth = cfg.synth.model_copy(update={"log": fix(cfg.synth.log)})
-    teacher = cfg.teacher_model.model_copy(update={"path": fix(cfg.teacher_model.path)}) if cfg.teacher_model else None
-    student = cfg.student.model_copy(update={"path": fix(cfg.student.path)})
+    teacher = cfg.teacher_model.model_copy(update={"model": _model_path(cfg.teacher_model.model, base)}) \
+        if cfg.teacher_model else None
+    student = cfg.student.model_copy(update={"model": _model_path(cfg.student.model, base)})
     ev = cfg.eval.model_copy(update={"questions": fix(cfg.eval.questions)})
-    return cfg.model_copy(update={"database": database, "run_dir": fix(cfg.run_dir) or cfg.run_dir, "synth": synth,
+    return cfg.model_copy(update={"database": database, "run_dir": fix(cfg.run_dir), "synth": synth,
                                   "teacher_model": teacher, "student": student, "eval": ev})
+
+
+def _model_path(spec: str, base: Path) -> str:
+    """Named sizes stay as they are; a relative model directory is taken relative to the config's folder."""
+    from sqldistill.train.models import parse_size
+
+    if parse_size(spec) is not None or Path(spec).is_absolute():
+        return spec
+    return str(base / spec)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import resources
 from string import Template
+from typing import TypeVar
 
 from sqldistill.db.render import render_schema
 from sqldistill.errors import TeacherError
@@ -111,6 +112,16 @@ def generate_request(schema: Schema, shots: Sequence[Example], k: int, seed: int
     return ChatRequest.of(messages, n=1, temperature=temperature, max_tokens=120 * k + 64, seed=seed)
 
 
+_A = TypeVar("_A")
+
+
+def _all_failed_is_an_error(answers: list[_A]) -> list[_A]:
+    errors = [a for a in answers if isinstance(a, TeacherError)]
+    if answers and len(errors) == len(answers):
+        raise errors[0]
+    return answers
+
+
 def teacher_candidates(teacher: Teacher, schema: Schema, kept: Sequence[Example], rng: random.Random,
                        paraphrases: int = 0, pairs: int = 0, pairs_per_request: int = 5, shots: int = 8,
                        batch: int = 16) -> Iterator[Example]:
@@ -129,8 +140,10 @@ def teacher_candidates(teacher: Teacher, schema: Schema, kept: Sequence[Example]
     n_gen = math.ceil(pairs * 1.5 / pairs_per_request)
     sources = [pool[rng.randrange(len(pool))] for _ in range(n_para)]
     para = [paraphrase_request(ex.question, ex.sql, 1, seed=i, temperature=temperature) for i, ex in enumerate(sources)]
+    # One failed request is skipped; a teacher that answers none of a whole batch is down, and that is an error
+    # (the run stops cleanly and a rerun resumes) rather than a silently smaller dataset.
     for start in range(0, len(para), batch):
-        answers = teacher.chat_many(para[start:start + batch])
+        answers = _all_failed_is_an_error(teacher.chat_many(para[start:start + batch]))
         for ex, answer in zip(sources[start:start + batch], answers):
             if isinstance(answer, TeacherError):
                 continue
@@ -140,7 +153,7 @@ def teacher_candidates(teacher: Teacher, schema: Schema, kept: Sequence[Example]
     gen = [generate_request(schema, [pool[rng.randrange(len(pool))] for _ in range(min(shots, len(pool)))],
                             pairs_per_request, seed=i, temperature=temperature) for i in range(n_gen)]
     for start in range(0, len(gen), batch):
-        for answer in teacher.chat_many(gen[start:start + batch]):
+        for answer in _all_failed_is_an_error(teacher.chat_many(gen[start:start + batch])):
             if isinstance(answer, TeacherError):
                 continue
             for question, sql in parse_pairs(answer[0]):

@@ -1,0 +1,196 @@
+"""Load test of ``sqldistill serve``: 1,000 questions at concurrency 16 over real HTTP on loopback.
+
+Starts the real server as a separate process (``python -m sqldistill serve``) on a free port, warms it up, then
+fires the questions from an asyncio httpx client and prints a table: errors, throughput and latency
+percentiles as the client saw them, plus the server's mean decoding batch from ``/metrics``. A sequential
+pass (concurrency 1) is measured too, as the single-question latency.
+
+An error is any non-200 answer, any answer whose SQL could not run, and any transport failure. Target: zero
+errors and p50 <= 30 ms per question with the tiny student on this CPU.
+
+    python bench/serve_load.py                       # builds the tiny singer student in a temp dir
+    python bench/serve_load.py --model runs/x/model/sft --db path/to.sqlite --questions questions.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def start_server(model: Path, db: Path, run_dir: Path, threads: int | None, max_batch: int,
+                 batch_wait_ms: float) -> tuple[Any, str]:
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "sqldistill", "serve", str(model), "--db", str(db), "--port", str(port),
+           "--run-dir", str(run_dir), "--max-batch", str(max_batch), "--batch-wait-ms", str(batch_wait_ms)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited: {proc.communicate()[1]}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the server did not start within 120 s")
+
+
+async def fire(url: str, questions: list[str], n: int, concurrency: int, execute: bool) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(questions[i % len(questions)])
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                question = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            try:
+                resp = await client.post("/v1/sql", json={"question": question, "execute": execute, "max_rows": 100})
+                latencies.append(time.perf_counter() - started)
+                if resp.status_code != 200:
+                    errors.append(f"HTTP {resp.status_code}: {resp.text[:120]}")
+                elif resp.json()["error"] is not None:
+                    errors.append(f"{question!r}: {resp.json()['error']['message'][:120]}")
+            except httpx.HTTPError as err:
+                errors.append(f"{type(err).__name__}: {err}")
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return {"latencies": latencies, "errors": errors, "wall": wall, "n": n, "concurrency": concurrency}
+
+
+def model_totals(url: str) -> tuple[float, float, float]:
+    """(questions decoded, model calls, seconds in the model) so far, from the server's /metrics."""
+    import httpx
+
+    text = httpx.get(url + "/metrics", timeout=10).text
+
+    def value(name: str) -> float:
+        found = re.search(rf"^sqldistill_{name} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return value("batch_size_sum"), value("batch_size_count"), value("generation_latency_seconds_sum")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model directory [default: build the tiny singer student]")
+    parser.add_argument("--db", type=Path, help="database [default: Spider's singer]")
+    parser.add_argument("--questions", type=Path, help="one question per line [default: the tiny student's]")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the server (1 is fastest for a tiny model on 2 shared cores)")
+    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--batch-wait-ms", type=float, default=0.0, help="the server's --batch-wait-ms")
+    parser.add_argument("--no-execute", action="store_true", help="only write SQL, do not run it")
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+    from tests.test_serve_student import PAIRS, build_tiny_student
+
+    spider = Path(os.environ.get("SQLDISTILL_SPIDER_DIR", REPO.parent / "shared" / "data" / "spider"))
+    db = args.db or spider / "database" / "singer" / "singer.sqlite"
+    questions = ([q for q in args.questions.read_text().splitlines() if q.strip()] if args.questions
+                 else [q for q, _ in PAIRS])
+    console = Console(width=150)
+    with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp:
+        model = args.model
+        if model is None:
+            with console.status("building the tiny student"):
+                started = time.perf_counter()
+                model = build_tiny_student(spider, Path(tmp) / "model" / "sft")
+            console.print(f"tiny student built in {time.perf_counter() - started:.1f} s")
+        with console.status("starting the server"):
+            proc, url = start_server(model, db, Path(tmp) / "run", args.threads, args.max_batch,
+                                     args.batch_wait_ms)
+        try:
+            asyncio.run(fire(url, questions, 50, args.concurrency, not args.no_execute))  # warm-up
+            runs = []
+            for n, concurrency in ((min(200, args.requests), 1), (args.requests, args.concurrency)):
+                before = model_totals(url)
+                run = asyncio.run(fire(url, questions, n, concurrency, not args.no_execute))
+                after = model_totals(url)
+                calls = after[1] - before[1]
+                run["batch"] = (after[0] - before[0]) / calls if calls else float("nan")
+                run["model_ms"] = (after[2] - before[2]) * 1000 / calls if calls else float("nan")
+                run["model_busy"] = (after[2] - before[2]) / run["wall"]
+                runs.append(run)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    table = Table(title=f"sqldistill serve · {model.name} · {os.cpu_count()} CPUs · torch threads {args.threads} · "
+                        f"execute={not args.no_execute}")
+    for col in ("requests", "concurrency", "errors", "req/s", "wall ms/question", "p50 ms", "p95 ms", "p99 ms",
+                "max ms", "mean batch", "ms/model call", "model busy"):
+        table.add_column(col, justify="right")
+    for run in runs:
+        lat = [x * 1000 for x in run["latencies"]]
+        table.add_row(str(run["n"]), str(run["concurrency"]), str(len(run["errors"])),
+                      f"{run['n'] / run['wall']:.0f}", f"{run['wall'] * 1000 / run['n']:.1f}",
+                      f"{percentile(lat, 0.5):.1f}", f"{percentile(lat, 0.95):.1f}", f"{percentile(lat, 0.99):.1f}",
+                      f"{max(lat):.1f}", f"{run['batch']:.1f}", f"{run['model_ms']:.1f}",
+                      f"{run['model_busy']:.0%}")
+    console.print(table)
+    console.print(f"load average when done: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+                  "(the machine is shared; latency scales with it)")
+    for run in runs:
+        for err in run["errors"][:5]:
+            console.print(f"[red]error[/] (concurrency {run['concurrency']}): {err}")
+    main_run = runs[-1]
+    p50 = percentile([x * 1000 for x in main_run["latencies"]], 0.5)
+    verdict = "met" if not main_run["errors"] and p50 <= 30 else "NOT met"
+    console.print(f"target (0 errors, p50 <= 30 ms at concurrency {args.concurrency}): {verdict}")
+    if main_run["errors"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""``rounds``: recursive distillation — the student labels new questions, critics filter, the student retrains.
+
+Round 0 trains a student with sft on the labelled pairs. Each later round loads the previous student, writes
+SQL for the unlabelled questions with execution-guided decoding, and keeps a pseudo-label when it
+
+1. passes the critics of ``predict.candidate_problem`` (parses, is read-only, executes in time),
+2. returns rows (an empty result teaches little and is often a wrong filter), and
+3. agrees with the teacher vote: when the question carries teacher SQL (``teacher_sql``: a string or a list,
+   or ``sql``), the student's result must equal the majority result of those; without teacher SQL, at least
+   two of the student's own candidates must agree (self-consistency).
+
+The student is then fine-tuned on labelled + kept pairs. EX on ``eval_file`` is measured after every round
+and logged to ``rounds.json`` and the model's ``sqldistill.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqldistill.data.prompt import render_completion
+from sqldistill.db.compare import gold_order_matters, same_result
+from sqldistill.errors import ConfigError
+from sqldistill.train import data as tdata
+from sqldistill.train.methods import TrainResult, train_student
+from sqldistill.train.modeldir import META_FILE, read_model_meta, write_json_atomic
+
+
+def execution_accuracy(predictor: Any, records: list[dict[str, Any]], db: Any, execution_guided: bool = False,
+                       num_candidates: int = 4, timeout_s: float = 5.0) -> float:
+    """Share of ``records`` (question, sql) whose predicted SQL returns the gold result."""
+    if not records:
+        return 0.0
+    right = 0
+    for rec in records:
+        gold = db.execute(rec["sql"], timeout_s=timeout_s, max_rows=None)
+        if not gold.ok:
+            continue
+        pred = predictor.predict(rec["question"], db=db, execution_guided=execution_guided,
+                                 num_candidates=num_candidates)
+        res = pred.result if pred.result is not None else db.execute(pred.sql, timeout_s=timeout_s,
+                                                                     max_rows=len(gold.rows) + 1)
+        if res.ok and not res.truncated and same_result(gold.rows, res.rows, gold_order_matters(rec["sql"])):
+            right += 1
+    return right / len(records)
+
+
+def _teacher_sqls(rec: dict[str, Any]) -> list[str]:
+    value = rec.get("teacher_sql", rec.get("sql"))
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _vote(db: Any, sqls: list[str], timeout_s: float) -> list[tuple[Any, ...]] | None:
+    """The majority result of the teacher's SQL (None when none of it runs)."""
+    results = [r for r in (db.execute(s, timeout_s=timeout_s) for s in sqls) if r.ok]
+    if not results:
+        return None
+    counts = Counter(tuple(sorted(map(repr, r.rows))) for r in results)
+    top = counts.most_common(1)[0][0]
+    return next(r.rows for r in results if tuple(sorted(map(repr, r.rows))) == top)
+
+
+def pseudo_label(predictor: Any, unlabelled: list[dict[str, Any]], db: Any, num_candidates: int = 4,
+                 mode: str = "beam", timeout_s: float = 5.0) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Records the student labelled and the critics kept, and why the others were dropped."""
+    kept: list[dict[str, Any]] = []
+    reasons: Counter[str] = Counter()
+    for rec in unlabelled:
+        pred = predictor.predict(rec["question"], db=db, execution_guided=True, num_candidates=num_candidates,
+                                 mode=mode, timeout_s=timeout_s)
+        if pred.result is None:
+            reasons["fails critics"] += 1
+            continue
+        if not pred.result.rows:
+            reasons["empty result"] += 1
+            continue
+        teacher = _teacher_sqls(rec)
+        if teacher:
+            vote = _vote(db, teacher, timeout_s)
+            if vote is None or not same_result(vote, pred.result.rows, gold_order_matters(teacher[0])):
+                reasons["disagrees with teacher vote"] += 1
+                continue
+        else:
+            agreeing = sum(1 for c in pred.candidates if c != pred.sql and
+                           (r := db.execute(c, timeout_s=timeout_s)).ok and
+                           same_result(pred.result.rows, r.rows, gold_order_matters(pred.sql)))
+            if agreeing < 1:
+                reasons["no self-consistency"] += 1
+                continue
+        kept.append({"question": rec["question"], "sql": pred.sql, "source": "student-round",
+                     "prompt": predictor.prompt(rec["question"]), "completion": render_completion(pred.sql)})
+        reasons["kept"] += 1
+    return kept, reasons
+
+
+def train_rounds(
+    train_file: str | Path,
+    out_dir: str | Path,
+    *,
+    unlabelled_file: str | Path,
+    db: str,
+    rounds: int = 2,
+    model: str | Path = "5m",
+    eval_file: str | Path | None = None,
+    num_candidates: int = 4,
+    mode: str = "beam",
+    epochs: float = 3.0,
+    round_epochs: float = 1.0,
+    max_steps: int = -1,
+    lr: float | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> TrainResult:
+    """Recursive distillation for ``rounds`` rounds after an sft round 0; ``options`` go to ``train_student``.
+
+    Round k's model is written to ``out_dir/round_k``; the last round's model is also the model in ``out_dir``.
+    """
+    from sqldistill.db import connect
+    from sqldistill.train.predict import Predictor
+
+    if rounds < 1:
+        raise ConfigError("rounds must be at least 1")
+    started = time.perf_counter()
+    out = Path(out_dir)
+    labelled = tdata.read_jsonl(train_file)
+    unlabelled = tdata.read_jsonl(unlabelled_file, ("question",))
+    evaluation = tdata.read_jsonl(eval_file, ("question", "sql")) if eval_file else []
+    history: list[dict[str, Any]] = []
+    common = {k: v for k, v in options.items() if k not in ("schema", "prompt_format", "db")}
+    with connect(db) as database:
+        current = out / "round_0"
+        result = train_student("sft", train_file, current, model=model, schema=options.get("schema"),
+                               db=None if options.get("schema") else db, prompt_format=options.get("prompt_format"),
+                               epochs=epochs, max_steps=max_steps, lr=lr, progress=progress, **common)
+        for k in range(rounds + 1):
+            predictor = Predictor.load(current)
+            acc = execution_accuracy(predictor, evaluation, database) if evaluation else None
+            entry: dict[str, Any] = {"round": k, "eval_ex": acc, "model_dir": str(current),
+                                     "final_loss": result.final_loss}
+            history.append(entry)
+            if k == rounds:
+                break
+            kept, reasons = pseudo_label(predictor, unlabelled, database, num_candidates, mode)
+            entry.update(pseudo_labelled=len(kept), outcomes=dict(reasons))
+            data_file = out / f"round_{k + 1}.jsonl"
+            tdata.write_jsonl(data_file, labelled + kept)
+            current = out / f"round_{k + 1}"
+            result = train_student("sft", data_file, current, model=out / f"round_{k}", epochs=round_epochs,
+                                   max_steps=max_steps, lr=lr, progress=progress, schema=predictor.schema,
+                                   prompt_format=predictor.prompt_format, **common)
+    final = _publish(current, out, history)
+    write_json_atomic(out / "rounds.json", {"rounds": history})
+    return TrainResult(out, "rounds", result.steps, result.losses, time.perf_counter() - started,
+                       result.num_parameters, result.trainable_parameters, {"rounds": history, "final": str(final)})
+
+
+def _publish(last: Path, out: Path, history: list[dict[str, Any]]) -> Path:
+    """Copy the last round's model into ``out`` and mark it as a ``rounds`` model (metadata written last)."""
+    import shutil
+
+    for f in last.iterdir():
+        if f.is_file() and f.name != META_FILE:
+            shutil.copy2(f, out / f.name)
+    meta = read_model_meta(last)
+    meta["method"] = "rounds"
+    meta["training"] = {**meta.get("training", {}), "rounds": history}
+    write_json_atomic(out / META_FILE, meta)
+    return out
+
+
+def read_rounds(out_dir: str | Path) -> list[dict[str, Any]]:
+    return list(json.loads((Path(out_dir) / "rounds.json").read_text())["rounds"])

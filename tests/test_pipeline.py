@@ -1,0 +1,182 @@
+"""`sqldistill init` and `sqldistill distill`: configs, the whole run, resume after kill -9, and bad situations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sqldistill.cli import cli
+from sqldistill.config import config_from_dict, load_config
+from sqldistill.pipeline_commands import PRESETS, preset_text
+from tests.conftest import REPO, sha256_of
+
+EXAMPLE_DB = REPO / "examples" / "employee_hire_evaluation.sqlite"
+EXAMPLE_QUESTIONS = REPO / "examples" / "employee_hire_evaluation.questions.json"
+
+
+def tiny_config(tmp_path: Path, **overrides: object) -> Path:
+    """The default preset made tiny: a few hundred pairs and a few training steps."""
+    data = yaml.safe_load(preset_text("default", str(EXAMPLE_DB), str(tmp_path / "run"), str(EXAMPLE_QUESTIONS)))
+    data["synth"]["n"] = 120
+    data["teacher_model"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
+    data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
+    data["eval"].update(execution_guided=False, num_candidates=1, latency_questions=3)
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        if name:
+            data[section][name] = value
+        else:
+            data[section] = value
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_shipped_config_validates(preset: str, tmp_path: Path) -> None:
+    text = preset_text(preset, "db.sqlite", "runs/x", "q.json")
+    assert "#" in text  # commented
+    cfg = config_from_dict(yaml.safe_load(text), source=preset)
+    assert cfg.student.method in ("sft", "kd", "kid")
+    if preset != "default":
+        assert cfg.student.lora or cfg.student.bf16
+
+
+def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "c.yaml"
+    res = runner.invoke(cli, ["init", str(EXAMPLE_DB), "--out", str(out), "--questions", str(EXAMPLE_QUESTIONS)])
+    assert res.exit_code == 0, res.output
+    cfg = load_config(out)
+    assert Path(cfg.database).resolve() == EXAMPLE_DB.resolve()
+    assert cfg.eval.questions and cfg.eval.questions.resolve() == EXAMPLE_QUESTIONS.resolve()
+    again = runner.invoke(cli, ["init", str(EXAMPLE_DB), "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    missing = runner.invoke(cli, ["init", str(tmp_path / "nope.sqlite"), "--out", str(tmp_path / "d.yaml")])
+    assert missing.exit_code == 2 and "No database file" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda d: d["student"].update(epochz=3), "student.epochz: unknown key"),
+        (lambda d: d["synth"].update(n="many"), "synth.n"),
+        (lambda d: d.update(database=None), "database"),
+        (lambda d: d["student"].update(method="kd") or d.pop("teacher_model"), "needs a teacher"),
+        (lambda d: d["student"].update(model="no/such/model"), "No model directory"),
+        (lambda d: d.update(database="/no/such.sqlite"), "No database file"),
+    ],
+)
+def test_bad_configs_are_one_line_errors(tmp_path: Path, mutate, needle: str) -> None:
+    path = tiny_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    mutate(data)
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(cli, ["distill", str(path)])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip() and not ln.strip()[0].isdigit()]
+    assert len(lines) == 1 and needle in lines[0], res.output
+    assert not (tmp_path / "run" / "synth").exists()
+
+
+def _distill(cfg: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "sqldistill", "distill", str(cfg)], capture_output=True, text=True,
+                          env=env, **kw)  # type: ignore[call-overload]
+
+
+def _datasets(run: Path) -> dict[str, str]:
+    return {name: sha256_of(run / "synth" / name) for name in ("train.jsonl", "valid.jsonl", "rejects.jsonl")}
+
+
+@pytest.mark.slow
+def test_distill_runs_end_to_end_and_resumes_after_kill_9(tmp_path: Path) -> None:
+    db_before = sha256_of(EXAMPLE_DB)
+    ref_dir, killed_dir = tmp_path / "ref", tmp_path / "killed"
+    ref_dir.mkdir()
+    killed_dir.mkdir()
+    ref = _distill(tiny_config(ref_dir), timeout=900)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    assert "EX (human questions)" in ref.stdout and "report.html" in ref.stdout
+    run = ref_dir / "run"
+    metrics = json.loads((run / "report" / "metrics.json").read_text())
+    assert metrics["data"]["train"] > 50 and set(metrics["eval"]) == {"teacher", "student"}
+    assert metrics["eval"]["student"]["count"]["all"] == 38
+    assert "<img" in (run / "report" / "report.html").read_text()
+
+    # kill -9 while each stage is in flight, then rerun: same datasets, no leftovers, nothing done twice
+    cfg = tiny_config(killed_dir)
+    for stage in ("synth", "teacher", "student", "evaluate"):
+        proc = subprocess.Popen([sys.executable, "-m", "sqldistill", "distill", str(cfg)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        partial = killed_dir / "run" / f"{stage}.partial"
+        deadline = time.time() + 600
+        while time.time() < deadline and proc.poll() is None and not partial.exists():
+            time.sleep(0.02)
+        if proc.poll() is None:
+            time.sleep(0.3)
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    final = _distill(cfg, timeout=900)
+    assert final.returncode == 0, final.stderr[-2000:]
+    run2 = killed_dir / "run"
+    assert _datasets(run2) == _datasets(run)
+    assert not list(run2.glob("*.partial"))
+    stages = sorted(p.name for p in run2.iterdir() if (p / "manifest.json").is_file())
+    assert stages == ["evaluate", "profile", "report", "student", "synth", "teacher"]
+    again = _distill(cfg, timeout=300)
+    assert again.returncode == 0
+    assert again.stderr.count("already done, skipped") == 6
+    assert sha256_of(EXAMPLE_DB) == db_before
+
+
+@pytest.mark.slow
+def test_interrupted_teacher_endpoint_then_clean_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.teacher_server import TeacherServer, build_tiny_teacher
+
+    model = build_tiny_teacher(tmp_path / "tiny-teacher")
+    monkeypatch.setenv("TINY_KEY", "secret")
+    with TeacherServer(model, api_key="secret") as server:
+        cfg = tiny_config(tmp_path, **{"synth.teacher": {"base_url": server.url, "model": "tiny-teacher",
+                                                         "api_key_env": "TINY_KEY", "new_pairs": 3,
+                                                         "max_retries": 1, "timeout_s": 20}},
+                          teacher_model=None, **{"student.method": "sft"})
+        server.fail_next = 10_000  # the endpoint goes down
+        res = CliRunner().invoke(cli, ["distill", str(cfg)])
+        assert res.exit_code == 2, res.output
+        assert "error:" in res.output and "Traceback" not in res.output
+        run = tmp_path / "run"
+        assert (run / "profile" / "manifest.json").is_file()
+        assert not (run / "synth").exists() and not list(run.glob("*.partial"))
+        server.fail_next = 0  # back up
+        res = CliRunner().invoke(cli, ["distill", str(cfg)])
+        assert res.exit_code == 0, res.output
+        sent = server.requests
+        assert sent > 0 and (run / "synth" / "manifest.json").is_file()
+
+
+def test_full_disk_in_the_run_directory_is_a_clear_error(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mnt)],
+                                            capture_output=True).returncode != 0:
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        cfg = tiny_config(tmp_path, run_dir=str(mnt / "run"))
+        res = CliRunner().invoke(cli, ["distill", str(cfg)])
+        assert res.exit_code == 2, res.output
+        errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "No space left" in errors[0]
+        assert (mnt / "run" / "profile" / "manifest.json").is_file()  # what finished is kept
+        assert not list((mnt / "run").glob("*.partial"))
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

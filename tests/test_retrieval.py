@@ -1,0 +1,124 @@
+"""Retrieval memory: value filling, masking, the index on a real database, weighted execution votes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from sqldistill.db import connect
+from sqldistill.errors import ModelError
+from sqldistill.train.predict import select_by_execution
+from sqldistill.train.retrieval import (
+    HashingEncoder,
+    RetrievalIndex,
+    build_index,
+    fill_values,
+    mask_question,
+    minilm_available,
+    vote_weights,
+)
+
+VALUES = {"singer.country": ["France", "Netherlands", "United States"], "singer.name": ["Joe Sharp", "Rose White"]}
+
+
+def test_fill_values_swaps_a_literal_for_one_the_question_names() -> None:
+    sql = "SELECT name FROM singer WHERE country = 'United States'"
+    got = fill_values(sql, "Which singers are from France?", VALUES)
+    assert got is not None and "'France'" in got and "United States" not in got
+    # aliased columns resolve through their table
+    sql = "SELECT T1.name FROM singer AS T1 WHERE T1.country = \"Netherlands\""
+    got = fill_values(sql, "names of singers from france", VALUES)
+    assert got is not None and "'France'" in got
+    # numbers come from the question, in order; 0 and 1 never need to
+    got = fill_values("SELECT name FROM singer WHERE age > 40 LIMIT 1", "singers older than 32", VALUES)
+    assert got is not None and "> 32" in got and "LIMIT 1" in got
+
+
+def test_fill_values_gives_up_when_the_question_lacks_a_value() -> None:
+    assert fill_values("SELECT name FROM singer WHERE country = 'Peru'", "singers from Spain", VALUES) is None
+    assert fill_values("SELECT name FROM singer WHERE age > 40", "old singers", VALUES) is None
+    # nothing to fill: None means "no edit"
+    assert fill_values("SELECT name FROM singer WHERE country = 'France'", "singers from France", VALUES) is None
+
+
+def test_mask_question_hides_values_and_numbers() -> None:
+    values = sorted({v.lower() for vs in VALUES.values() for v in vs}, key=len, reverse=True)
+    assert mask_question("Singers from 'United States' older than 30?", values) == \
+        "Singers from value older than number?"
+    assert mask_question("songs by Joe Sharp", values) == "songs by value"
+    assert mask_question("Frances songs", values) == "Frances songs"  # whole words only
+
+
+def test_hashing_encoder_is_unit_norm_and_prefers_shared_words() -> None:
+    enc = HashingEncoder()
+    a, b, c = enc.encode(["how many singers are there", "count the singers", "average stadium capacity"])
+    assert abs(float(a @ a) - 1) < 1e-5
+    assert float(a @ b) > float(a @ c)
+
+
+def test_index_on_a_real_database_finds_and_fills(spider_dir: Path, tmp_path: Path) -> None:
+    db_path = spider_dir / "database" / "singer" / "singer.sqlite"
+    pairs = [
+        {"question": "How many singers are there?", "sql": "SELECT count(*) FROM singer"},
+        {"question": "Names of singers from United States", "sql": "SELECT Name FROM singer WHERE Citizenship = "
+                                                                     "'United States'"},
+        {"question": "What is the average net worth of singers?", "sql": "SELECT avg(Net_Worth_Millions) FROM singer"},
+        {"question": "How many singers are there?", "sql": "SELECT count(*) FROM singer"},  # a duplicate
+    ]
+    with connect(db_path) as db:
+        folder = build_index(tmp_path / "model", pairs, db=db, encoder="hashing")
+        meta = json.loads((folder / "index.json").read_text())
+        assert meta["pairs"] == 3 and meta["encoder"] == "hashing"
+        values = json.loads((folder / "values.json").read_text())
+        assert "France" in values["singer.citizenship"]  # read from the database itself
+        index = RetrievalIndex.load(tmp_path / "model")
+        assert index is not None
+        hits = index.search("How many singers do we have?", k=3)
+        assert hits[0].sql == "SELECT count(*) FROM singer" and hits[0].similarity >= hits[1].similarity
+        cands = index.candidates("Show the names of singers from France", k=1)
+        assert cands[0][0].endswith("'France'")
+        _, res, _ = select_by_execution([c for c, _ in cands], db)
+        assert res is not None and sorted(r[0] for r in res.rows) == sorted(
+            r[0] for r in db.execute("SELECT Name FROM singer WHERE Citizenship = 'France'").rows)
+    assert RetrievalIndex.load(tmp_path / "nothing") is None
+
+
+def test_weighted_vote_prefers_the_heavier_cluster(spider_dir: Path) -> None:
+    db_path = spider_dir / "database" / "singer" / "singer.sqlite"
+    a = "SELECT max(Birth_Year) FROM singer"
+    b = "SELECT min(Birth_Year) FROM singer"
+    with connect(db_path) as db:
+        assert db.execute(a).rows != db.execute(b).rows
+        # unweighted: two votes for b beat one for a
+        assert select_by_execution([a, b, b + " "], db)[0].startswith(b)
+        # weighted: one heavy vote for a wins, and within a cluster the heaviest member speaks
+        assert select_by_execution([a, b, b + " "], db, weights=[3.0, 1.0, 1.0])[0] == a
+        assert select_by_execution([b, b + " ", a], db, weights=[0.5, 2.0, 1.0])[0] == b + " "
+
+
+def test_vote_weights_rank_similarity_and_grounding() -> None:
+    q = "singers from France"
+    got = dict(vote_weights(["SELECT name FROM singer", "SELECT age FROM singer"], [("SELECT name FROM singer WHERE country = 'France'", 0.9),
+                                                        ("SELECT name FROM singer WHERE country = 'Peru'", 0.9),
+                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2))
+    assert got["SELECT name FROM singer"] == 1.0 and got["SELECT age FROM singer"] == 0.5
+    assert got["SELECT name FROM singer WHERE country = 'France'"] == pytest.approx(1.0)
+    assert got["SELECT name FROM singer WHERE country = 'Peru'"] == pytest.approx(0.2)
+    assert got["SELECT count(*) FROM singer"] == pytest.approx(math.exp(-2))
+
+
+@pytest.mark.skipif(not minilm_available(), reason="the optional MiniLM package is not installed")
+def test_minilm_encoder_ranks_paraphrases_together() -> None:
+    from sqldistill.train.retrieval import MiniLMEncoder
+
+    enc = MiniLMEncoder()
+    a, b, c = enc.encode(["How many singers do we have?", "Count the number of singers.", "List all stadiums."])
+    assert float(a @ b) > float(a @ c) and enc.num_parameters > 20_000_000
+
+
+def test_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="unknown retrieval encoder"):
+        build_index(tmp_path, [{"question": "q", "sql": "SELECT 1"}], encoder="bm25")
