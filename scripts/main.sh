@@ -9,6 +9,6 @@ source "$here/scripts/_venv.sh" main
 cd "$here"
 cfg="runs/sqldistill.yaml"
 if [[ ! -f "$cfg" ]]; then
-  sqldistill init examples/employee_hire_evaluation.sqlite --questions examples/questions.json --out "$cfg"
+  sqldistill init examples/employee_hire_evaluation.sqlite --questions examples/employee_hire_evaluation.questions.json --out "$cfg"
 fi
 sqldistill distill "$cfg" "$@"

@@ -180,3 +180,23 @@ def test_full_disk_in_the_run_directory_is_a_clear_error(tmp_path: Path) -> None
         assert not list((mnt / "run").glob("*.partial"))
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+@pytest.mark.slow
+def test_student_stage_trains_in_two_processes_through_accelerate(tmp_path: Path) -> None:
+    from sqldistill.errors import ConfigError
+    from sqldistill.pipeline import distill
+    from sqldistill.train.modeldir import read_model_meta
+    from sqldistill.train.predict import Predictor
+
+    cfg = load_config(tiny_config(tmp_path, teacher_model=None, **{"student.method": "sft", "student.processes": 2,
+                                                                   "student.memory": "none"}))
+    state = distill(cfg, progress=lambda _msg: None, only="student")
+    metrics = state.results["student"].metrics
+    assert metrics["processes"] == 2 and metrics["steps"] == 6 and len(metrics["loss"]) >= 1
+    model = state.results["student"].path / "model"
+    assert read_model_meta(model)["training"]["processes"] == 2
+    assert Predictor.load(model).generate(["How many employees are there?"])[0][0]
+    bad = cfg.model_copy(update={"student": cfg.student.model_copy(update={"method": "dpo"})})
+    with pytest.raises(ConfigError, match="processes > 1 works with sft, kd and kid"):
+        distill(bad, progress=lambda _msg: None)

@@ -103,8 +103,8 @@ def test_vote_weights_rank_similarity_and_grounding() -> None:
     q = "singers from France"
     got = dict(vote_weights(["SELECT name FROM singer", "SELECT age FROM singer"], [("SELECT name FROM singer WHERE country = 'France'", 0.9),
                                                         ("SELECT name FROM singer WHERE country = 'Peru'", 0.9),
-                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2))
-    assert got["SELECT name FROM singer"] == 1.0 and got["SELECT age FROM singer"] == 0.5
+                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2, student_weight=0.5))
+    assert got["SELECT name FROM singer"] == 0.5 and got["SELECT age FROM singer"] == 0.25
     assert got["SELECT name FROM singer WHERE country = 'France'"] == pytest.approx(1.0)
     assert got["SELECT name FROM singer WHERE country = 'Peru'"] == pytest.approx(0.2)
     assert got["SELECT count(*) FROM singer"] == pytest.approx(math.exp(-2))
@@ -122,3 +122,32 @@ def test_minilm_encoder_ranks_paraphrases_together() -> None:
 def test_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="unknown retrieval encoder"):
         build_index(tmp_path, [{"question": "q", "sql": "SELECT 1"}], encoder="bm25")
+
+
+def test_guided_serving_uses_the_memory_to_answer_an_unseen_value(spider_dir: Path,
+                                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The tiny student only ever saw 'France'; its memory fills in the country the user typed, and the
+    execution-guided service picks that query."""
+    import shutil
+
+    from sqldistill.serve.service import SqlService
+    from sqldistill.train.predict import Predictor
+    from tests.test_serve_student import PAIRS, singer_copy, tiny_student
+
+    where = tmp_path_factory.mktemp("guided")
+    model = where / "model"
+    shutil.copytree(tiny_student(spider_dir, tmp_path_factory), model)
+    db_path = singer_copy(spider_dir, where / "db")
+    question = "What are the names of singers from Germany?"
+    plain = Predictor.load(model).generate([question])[0][0]
+    assert "Germany" not in plain  # the decoder alone cannot say it
+    with connect(db_path) as db:
+        build_index(model, [{"question": q, "sql": s} for q, s in PAIRS], db=db, encoder="hashing")
+    svc = SqlService.load(model, str(db_path), guided=True, warmup=False)
+    try:
+        answer = svc.answer_sync(question)
+        assert answer.sql.endswith("'Germany'") and answer.result is not None
+        assert [r[0] for r in answer.result.rows] == [
+            r[0] for r in svc.db.execute("SELECT Name FROM singer WHERE Citizenship = 'Germany'").rows]
+    finally:
+        svc.close()

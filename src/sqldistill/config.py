@@ -68,6 +68,8 @@ class ModelConfig(_Strict):
     dpo_beta: float = Field(0.1, gt=0)
     rounds: int = Field(2, ge=1, le=10, description="rounds: recursive distillation rounds after the first")
     num_threads: int | None = Field(None, ge=1, description="CPU threads for training; None: all")
+    processes: int = Field(1, ge=1, le=64, description="sft/kd/kid: training processes (one per GPU) launched "
+                                                       "through accelerate; 1: train in this process")
     memory: Literal["auto", "minilm", "hashing", "none"] = Field(
         "auto", description="retrieval memory of the training pairs for execution-guided decoding; "
                             "auto: MiniLM when installed, else hashing")
@@ -77,7 +79,7 @@ class EvalConfig(_Strict):
     questions: Path | None = Field(None, description="human questions to measure on (Spider dev.json format)")
     execution_guided: bool = True
     num_candidates: int = Field(4, ge=1, le=32)
-    memory_k: int = Field(10, ge=0, le=100, description="nearest training queries added as candidates")
+    memory_k: int = Field(20, ge=0, le=100, description="nearest training queries added as candidates")
     timeout_s: float = Field(5.0, gt=0)
     workers: int = Field(0, ge=0, description="0: one per CPU")
     latency_questions: int = Field(50, ge=1, description="questions timed one at a time for the latency figure")

@@ -83,6 +83,7 @@ def _train_options(m: ModelConfig, state: RunState) -> dict[str, Any]:
 
 def _train_result_metrics(result: Any) -> dict[str, Any]:
     return {
+        "processes": getattr(result, "processes", 1),
         "params": result.num_parameters,
         "trainable": result.trainable_parameters,
         "steps": result.steps,
@@ -92,13 +93,57 @@ def _train_result_metrics(result: Any) -> dict[str, Any]:
     }
 
 
+def _launched(method: str, train_file: Path, out: Path, m: ModelConfig, options: dict[str, Any]) -> Any:
+    """Train sft/kd/kid in ``m.processes`` processes through ``accelerate launch -m sqldistill train``; the
+    result read back from the model directory it wrote."""
+    import socket
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    import yaml
+
+    from sqldistill.train.modeldir import read_model_meta
+
+    spec = {"method": method, "train_file": str(train_file), "out_dir": str(out), "model": m.model,
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}}
+    cfg_file = out.parent / f"{out.name}.train.yaml"
+    cfg_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(m.processes),
+           "--num_machines", "1", "--dynamo_backend", "no", "--main_process_port", str(port)]
+    if m.processes > 1:
+        cmd.append("--multi_gpu")
+    cmd += ["-m", "sqldistill", "train", str(cfg_file)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+        why = next((ln for ln in reversed(lines) if ln.startswith("error:")), lines[-1] if lines else "no output")
+        raise ModelError(f"training in {m.processes} processes failed: {why.removeprefix('error: ')}",
+                            hint="Check `accelerate config` and the devices; processes: 1 trains in-process")
+    meta = read_model_meta(out)
+    tr = meta.get("training", {})
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines() if line.strip()] \
+        if (out / "train_log.jsonl").is_file() else []
+    return SimpleNamespace(num_parameters=meta.get("num_parameters"), trainable_parameters=tr.get("trainable_parameters"),
+                           steps=tr.get("steps", 0), train_seconds=tr.get("train_seconds", 0.0),
+                           final_loss=log[-1]["loss"] if log and "loss" in log[-1] else None,
+                           losses=log, processes=tr.get("processes"))
+
+
 def stage_teacher(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     from sqldistill.train import train_sft
 
     m = state.cfg.teacher_model
     assert m is not None
-    result = train_sft(state.path("synth", "train.jsonl"), work / "model", model=m.model,
-                       curriculum=m.curriculum, **_train_options(m, state))
+    train_file = state.path("synth", "train.jsonl")
+    options = {**_train_options(m, state), "curriculum": m.curriculum}
+    if m.processes > 1:
+        result = _launched("sft", train_file, work / "model", m, options)
+    else:
+        result = train_sft(train_file, work / "model", model=m.model, **options)
     metrics.update(_train_result_metrics(result))
 
 
@@ -114,9 +159,12 @@ def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
                           hint="Add a teacher_model section, or use method: sft")
     out = work / "model"
     if m.method in ("sft", "kd", "kid"):
-        result = train.train_student(m.method, train_file, out, model=m.model, teacher=teacher,
-                                     divergence=m.divergence, temperature=m.temperature, ce_weight=m.ce_weight,
-                                     mask_ratio=m.mask_ratio, curriculum=m.curriculum, **options)
+        kw = dict(teacher=teacher, divergence=m.divergence, temperature=m.temperature, ce_weight=m.ce_weight,
+                  mask_ratio=m.mask_ratio, curriculum=m.curriculum, **options)
+        if m.processes > 1:
+            result = _launched(m.method, train_file, out, m, kw)
+        else:
+            result = train.train_student(m.method, train_file, out, model=m.model, **kw)
     elif m.method == "gkd":
         result = train.train_gkd(train_file, out, teacher=teacher, model=m.model, temperature=m.temperature,
                                  **options)
@@ -376,6 +424,9 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
     if cfg.teacher_model is None and cfg.student.method in ("kd", "kid", "gkd"):
         raise ConfigError(f"student.method {cfg.student.method} needs a teacher_model section",
                           hint="Add teacher_model (e.g. model: 5m), or use method: sft")
+    if cfg.student.processes > 1 and cfg.student.method not in ("sft", "kd", "kid"):
+        raise ConfigError(f"student.processes > 1 works with sft, kd and kid, not {cfg.student.method}",
+                          hint="Set student.processes: 1, or launch `sqldistill train` through accelerate yourself")
     for m in (cfg.teacher_model, cfg.student):
         if m is not None and not _is_named(m.model) and not Path(m.model).is_dir():
             raise ModelError(f"No model directory at {m.model}", hint="Use a named size (1m, 5m, 20m) or a path")

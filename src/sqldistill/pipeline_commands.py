@@ -45,7 +45,7 @@ def init_cmd(target: str, preset: str, out_path: str, questions: str | None, for
             return str(path)
 
     database = rel(tgt.location) if tgt.dialect in ("sqlite", "duckdb") and "://" not in target else target
-    text = preset_text(preset, database=database, run_dir=f"runs/{tgt.db_id}",
+    text = preset_text(preset, database=database, run_dir=rel(str(Path("runs") / tgt.db_id)),
                        questions=rel(questions) if questions else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -115,9 +115,11 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
               help="Under load, wait this long for a fuller batch.")
 @click.option("--device", default=None, help="torch device for the model [default: auto].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch CPU threads [default: torch's].")
+@click.option("--guided", is_flag=True,
+              help="Execution-guided decoding (beam + retrieval memory, result vote): more accurate, slower.")
 def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: str | None, run_dir: Path | None,
               max_rows: int, timeout_s: float, max_batch: int, batch_wait_ms: float, device: str | None,
-              threads: int | None) -> None:
+              threads: int | None, guided: bool) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
     from sqldistill.errors import ConfigError
 
@@ -141,7 +143,7 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
 
     with Console(stderr=True).status(f"loading {model_dir} and opening the database"):
         service = SqlService.load(model_dir, target, device=device, threads=threads, run_dir=run, max_batch=max_batch,
-                                  batch_wait_s=batch_wait_ms / 1000,
+                                  batch_wait_s=batch_wait_ms / 1000, guided=guided,
                                   guard=Guardrails(max_rows_limit=max_rows, timeout_s=timeout_s,
                                                    default_rows=min(100, max_rows)))
     try:

@@ -106,8 +106,9 @@ class SqlService:
     def __init__(self, predictor: Any, db: Database, info: ModelInfo, *, guard: Guardrails | None = None,
                  run_dir: str | Path | None = None, max_batch: int = 16,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, drift_ttl_s: float = 30.0,
-                 batch_wait_s: float = 0.0) -> None:
+                 batch_wait_s: float = 0.0, guided: bool = False) -> None:
         self.predictor = predictor
+        self.guided = guided
         self.db = db
         self.info = info
         self.guard = guard or Guardrails()
@@ -186,6 +187,13 @@ class SqlService:
     def generate_sync(self, question: str, **options: Any) -> list[str]:
         return self.batcher.submit(normalise_question(question), **self.options(**options)).result()
 
+    def _guided(self, question: str) -> tuple[str, list[str]]:
+        """Execution-guided decoding on the read-only database: (chosen SQL, every candidate)."""
+        pred = self.predictor.predict(normalise_question(question), db=self.db, execution_guided=True,
+                                      max_new_tokens=self.max_new_tokens, timeout_s=self.guard.timeout_s,
+                                      max_rows=self.guard.max_rows_limit)
+        return pred.sql, list(pred.candidates)
+
     # ------------------------------------------------------------------ answering
 
     def run_sql(self, sql: str, max_rows: int | None = None) -> ExecResult:
@@ -195,8 +203,13 @@ class SqlService:
                      endpoint: str = "/v1/sql") -> Answer:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
-        candidates = await self.generate(question)
-        answer = Answer(request_id, normalise_question(question), candidates[0] if candidates else "", candidates)
+        if self.guided:
+            loop = asyncio.get_running_loop()
+            sql, candidates = await loop.run_in_executor(None, self._guided, question)
+        else:
+            candidates = await self.generate(question)
+            sql = candidates[0] if candidates else ""
+        answer = Answer(request_id, normalise_question(question), sql, candidates)
         if execute and answer.sql:
             loop = asyncio.get_running_loop()
             answer.result = await loop.run_in_executor(None, self.run_sql, answer.sql, max_rows)
@@ -207,8 +220,12 @@ class SqlService:
 
     def answer_sync(self, question: str, execute: bool = True, max_rows: int | None = None) -> Answer:
         started = time.perf_counter()
-        candidates = self.generate_sync(question)
-        answer = Answer(uuid.uuid4().hex, normalise_question(question), candidates[0] if candidates else "", candidates)
+        if self.guided:
+            sql, candidates = self._guided(question)
+        else:
+            candidates = self.generate_sync(question)
+            sql = candidates[0] if candidates else ""
+        answer = Answer(uuid.uuid4().hex, normalise_question(question), sql, candidates)
         if execute and answer.sql:
             answer.result = self.run_sql(answer.sql, max_rows)
             answer.executed = True

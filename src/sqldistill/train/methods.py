@@ -227,6 +227,7 @@ def finish(
     n_params = count_parameters(model)
     n_train = count_parameters(model, trainable_only=True)
     training = {**hyper, "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
+                "processes": trainer.accelerator.num_processes,
                 "trainable_parameters": n_train, "last_log": log.records[-1] if log.records else None}
     if trainer.is_world_process_zero():
         with quiet_libraries():

@@ -311,7 +311,7 @@ class Predictor:
         max_new_tokens: int | None = None,
         timeout_s: float = 5.0,
         max_rows: int = 1000,
-        memory_k: int = 10,
+        memory_k: int = 20,
     ) -> Prediction:
         """The SQL for one question; with ``execution_guided`` and ``db``, chosen by execution (see module doc)."""
         started = time.perf_counter()
