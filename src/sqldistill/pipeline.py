@@ -145,6 +145,7 @@ def stage_teacher(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     else:
         result = train_sft(train_file, work / "model", model=m.model, **options)
     metrics.update(_train_result_metrics(result))
+    _build_memory(state, m, train_file, work / "model", metrics)
 
 
 def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
@@ -188,14 +189,20 @@ def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
 
         metrics["rounds"] = read_rounds(out)
     metrics.update(_train_result_metrics(result))
-    if m.memory != "none":
-        from sqldistill.db import connect
-        from sqldistill.train.retrieval import build_index
+    _build_memory(state, m, train_file, out, metrics)
 
-        state.progress(f"building the retrieval memory ({m.memory})")
-        with connect(state.cfg.database) as db:
-            build_index(out, _read_jsonl(train_file), db=db, encoder=m.memory)
-        metrics["memory"] = json.loads((out / "retrieval" / "index.json").read_text())
+
+def _build_memory(state: RunState, m: ModelConfig, train_file: Path, out: Path, metrics: dict[str, Any]) -> None:
+    """The model's retrieval memory of the training pairs (see ``train.retrieval``), unless ``memory: none``."""
+    if m.memory == "none":
+        return
+    from sqldistill.db import connect
+    from sqldistill.train.retrieval import build_index
+
+    state.progress(f"building the retrieval memory ({m.memory})")
+    with connect(state.cfg.database) as db:
+        build_index(out, _read_jsonl(train_file), db=db, encoder=m.memory)
+    metrics["memory"] = json.loads((out / "retrieval" / "index.json").read_text())
 
 
 def _unlabelled_questions(state: RunState, out: Path) -> None:
