@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from sqldistill.config import Config, load_config
+from sqldistill.errors import SqlDistillError
 from sqldistill.pipeline import distill
 from sqldistill.pipeline_commands import preset_text
 
@@ -86,8 +87,16 @@ def main() -> int:
     started = time.perf_counter()
     for db_id in sorted(by_db):
         t0 = time.perf_counter()
-        cfg = config_for(db_id, args.db_folder / db_id / f"{db_id}.sqlite", by_db[db_id], args.out, args.sets)
-        state = distill(cfg, progress=lambda msg, d=db_id: print(f"[{d}] {msg}", file=sys.stderr, flush=True))
+        try:
+            cfg = config_for(db_id, args.db_folder / db_id / f"{db_id}.sqlite", by_db[db_id], args.out, args.sets)
+            state = distill(cfg, progress=lambda msg, d=db_id: print(f"[{d}] {msg}", file=sys.stderr, flush=True))
+        except SqlDistillError as err:  # one database that cannot be distilled scores 0 and the run goes on
+            print(f"error: {db_id}: {err}", file=sys.stderr, flush=True)
+            rows.append({"db_id": db_id, "questions": len(by_db[db_id]), "ex": 0.0, "teacher_ex": None,
+                         "params": None, "total_params": None, "latency_ms_p50": None,
+                         "guided_latency_ms_p50": None, "seconds": round(time.perf_counter() - t0, 1),
+                         "error": str(err)})
+            continue
         metrics = json.loads((state.results["report"].path / "metrics.json").read_text())
         ev = state.results["evaluate"].metrics
         student = ev["student"]
