@@ -45,18 +45,20 @@ def test_two_process_gloo_training(spider_dir: Path, tmp_path: Path) -> None:
         "DistillTrainer.train = train\n"
         "r = train_sft(sys.argv[1], sys.argv[2], model='1m', max_steps=4, batch_size=4, logging_steps=1,\n"
         "              progress=False, num_threads=1)\n"
-        "print('RESULT ' + json.dumps({'rank': dist.get_rank(), 'world': dist.get_world_size(),\n"
-        "      'backend': dist.get_backend(), 'steps': r.steps, 'digest': seen['digest'],\n"
-        "      'losses': [x['loss'] for x in r.losses]}), flush=True)\n"
+        "# one file per rank: two processes printing to one pipe can interleave their lines\n"
+        "with open(f'{sys.argv[3]}/rank{dist.get_rank()}.json', 'w') as fh:\n"
+        "    json.dump({'rank': dist.get_rank(), 'world': dist.get_world_size(),\n"
+        "               'backend': dist.get_backend(), 'steps': r.steps, 'digest': seen['digest'],\n"
+        "               'losses': [x['loss'] for x in r.losses]}, fh)\n"
     )
     out = tmp_path / "model"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), str(script), str(train), str(out)]
+           "--main_process_port", str(_free_port()), str(script), str(train), str(out), str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    results = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("rank*.json"))]
     assert sorted(r["rank"] for r in results) == [0, 1]
     assert all(r["world"] == 2 and r["backend"] == "gloo" and r["steps"] == 4 for r in results)
     assert results[0]["digest"] == results[1]["digest"]  # DDP kept both replicas identical
