@@ -274,33 +274,6 @@ class Predictor:
             result.append(list(seen) or [""])
         return result
 
-    def score(self, question: str, sqls: list[str]) -> list[float]:
-        """Mean log-probability per token the model gives each SQL (and its end) after the question's prompt."""
-        import torch
-
-        from sqldistill.data.prompt import render_completion
-        from sqldistill.train.data import tokenize_pair
-
-        if not sqls:
-            return []
-        with self._lock, torch.inference_mode():
-            pairs = [tokenize_pair(self.tokenizer, self.prompt(question), render_completion(s), 512) for s in sqls]
-            width = max(len(t.input_ids) for t in pairs)
-            ids = torch.full((len(pairs), width), self.pad_id, dtype=torch.long)
-            labels = torch.full((len(pairs), width), -100, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for i, t in enumerate(pairs):
-                ids[i, : len(t.input_ids)] = torch.tensor(t.input_ids)
-                labels[i, : len(t.labels)] = torch.tensor(t.labels)
-                mask[i, : len(t.input_ids)] = 1
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1)
-            target = labels[:, 1:].to(self.device)
-            keep = target != -100
-            picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1) * keep
-            scores = (picked.sum(-1) / keep.sum(-1).clamp(min=1)).tolist()
-        return [float(x) for x in scores]
-
     def predict(
         self,
         question: str,
