@@ -317,9 +317,9 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
     """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
     the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that.
 
-    Defaults from a sweep on one database's human questions with a 1M-parameter student (bench/open_dev.py):
-    the memory's nearest queries are right more often than the small decoder's, so a decoder vote weighs half
-    of the best memory hit's."""
+    Defaults from sweeps over the open-dev databases' human questions with 1M-parameter students
+    (bench/open_dev.py models): the memory's nearest queries are right more often than the small decoder's, so a
+    decoder vote weighs half of the best memory hit's; nearby settings scored within a point of each other."""
     out: list[tuple[str, float]] = []
     for rank, sql in enumerate(student):
         out.append((sql, student_weight / (1 + rank)))
