@@ -75,8 +75,10 @@ def test_index_on_a_real_database_finds_and_fills(spider_dir: Path, tmp_path: Pa
         values = json.loads((folder / "values.json").read_text())
         assert "France" in values["singer.citizenship"]  # read from the database itself
         index = RetrievalIndex.load(tmp_path / "model")
-        assert index is not None
+        assert index is not None and index.num_parameters == 0  # hashing has no weights
+        assert index._encoder is None  # loading a model does not load the encoder until a search needs it
         hits = index.search("How many singers do we have?", k=3)
+        assert index._encoder is not None
         assert hits[0].sql == "SELECT count(*) FROM singer" and hits[0].similarity >= hits[1].similarity
         cands = index.candidates("Show the names of singers from France", k=1)
         assert cands[0][0].endswith("'France'")

@@ -197,11 +197,13 @@ def _build_memory(state: RunState, m: ModelConfig, train_file: Path, out: Path, 
     if m.memory == "none":
         return
     from sqldistill.db import connect
+    from sqldistill.records import Schema
     from sqldistill.train.retrieval import build_index
 
     state.progress(f"building the retrieval memory ({m.memory})")
+    schema = Schema.from_json(state.path("profile", "schema.json").read_text())
     with connect(state.cfg.database) as db:
-        build_index(out, _read_jsonl(train_file), db=db, encoder=m.memory)
+        build_index(out, _read_jsonl(train_file), db=db, encoder=m.memory, schema=schema)
     metrics["memory"] = json.loads((out / "retrieval" / "index.json").read_text())
 
 

@@ -40,6 +40,23 @@ def _squash(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def quoted_string(node: object) -> str | None:
+    """The text of a double-quoted bare identifier, which is how sqlglot reads a Spider-style "string" compared
+    with a column; None for anything else."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and node.this.quoted \
+            and not node.table:
+        return str(node.this.this)
+    return None
+
+
+def contains_words(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` as whole words, ignoring case."""
+    low, p = text.lower(), phrase.lower()
+    return p in low and re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", low) is not None
+
+
 @lru_cache(maxsize=8192)
 def _literals(sql: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_string) for every literal of ``sql``; empty when it cannot be parsed."""
@@ -57,10 +74,9 @@ def _literals(sql: str) -> tuple[tuple[str, bool], ...]:
     # Spider-style SQL writes strings in double quotes, which sqlglot reads as identifiers when they are
     # compared with a column; treat a quoted identifier on the right of a comparison as a string literal.
     for cmp in tree.find_all(exp.EQ, exp.NEQ, exp.Like):
-        right = cmp.expression
-        if isinstance(right, exp.Column) and isinstance(right.this, exp.Identifier) and right.this.quoted \
-                and not right.table:
-            out.append((str(right.this.this), True))
+        text = quoted_string(cmp.expression)
+        if text is not None:
+            out.append((text, True))
     return tuple(out)
 
 

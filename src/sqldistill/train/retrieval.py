@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqldistill.errors import ModelError
-from sqldistill.sql.grounding import numbers_in, ungrounded_literals
+from sqldistill.sql.grounding import contains_words, numbers_in, quoted_string, ungrounded_literals
 
 if TYPE_CHECKING:
     import numpy as np
@@ -158,8 +158,9 @@ def _mask_values(values: dict[str, list[str]]) -> list[str]:
 
 
 def build_index(model_dir: str | Path, pairs: list[dict[str, Any]], db: Database | None = None,
-                encoder: str = "auto", masked: bool = True) -> Path:
-    """Write ``model_dir/retrieval/`` from ``pairs`` ({question, sql}); returns the folder."""
+                encoder: str = "auto", masked: bool = True, schema: Schema | None = None) -> Path:
+    """Write ``model_dir/retrieval/`` from ``pairs`` ({question, sql}); returns the folder. Column values come
+    from ``db`` (``schema``: its reflected schema, when the caller already has it)."""
     import numpy as np
 
     from sqldistill.db import reflect
@@ -173,7 +174,7 @@ def build_index(model_dir: str | Path, pairs: list[dict[str, Any]], db: Database
     for p in pairs:
         seen.setdefault((str(p["question"]), str(p["sql"])), None)
     rows = list(seen)
-    values = column_values(db, reflect(db)) if db is not None else {}
+    values = column_values(db, schema or reflect(db)) if db is not None else {}
     emb = _embed(enc, [q for q, _ in rows], _mask_values(values) if masked else None)
     np.save(out / "embeddings.npy", emb)
     with (out / "pairs.jsonl").open("w") as fh:
@@ -181,7 +182,8 @@ def build_index(model_dir: str | Path, pairs: list[dict[str, Any]], db: Database
             fh.write(json.dumps({"question": q, "sql": s}) + "\n")
     (out / "values.json").write_text(json.dumps(values))
     write_json_atomic(out / "index.json", {"format": FORMAT, "encoder": enc.name, "pairs": len(rows),
-                                           "masked": masked, "dim": int(emb.shape[1]) if emb.ndim == 2 else 0})
+                                           "masked": masked, "dim": int(emb.shape[1]) if emb.ndim == 2 else 0,
+                                           "encoder_parameters": int(getattr(enc, "num_parameters", 0))})
     return out
 
 
@@ -211,13 +213,20 @@ class RetrievalIndex:
         if meta.get("format") != FORMAT:
             raise ModelError(f"{folder} holds a retrieval index of another format", hint="Rebuild the model")
         self.folder = folder
-        self.encoder = make_encoder(str(meta["encoder"]))
+        self.encoder_name = str(meta["encoder"])
+        self._encoder: HashingEncoder | MiniLMEncoder | None = None  # loaded on the first search
         self.embeddings = np.load(folder / "embeddings.npy")
         with (folder / "pairs.jsonl").open() as fh:
             self.pairs = [json.loads(line) for line in fh if line.strip()]
         self.values: dict[str, list[str]] = json.loads((folder / "values.json").read_text())
         self.mask_values = _mask_values(self.values) if meta.get("masked") else None
-        self.num_parameters = int(getattr(self.encoder, "num_parameters", 0))
+        self.num_parameters = int(meta.get("encoder_parameters", 0))
+
+    @property
+    def encoder(self) -> HashingEncoder | MiniLMEncoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.encoder_name)
+        return self._encoder
 
     @classmethod
     def load(cls, model_dir: str | Path) -> RetrievalIndex | None:
@@ -245,11 +254,10 @@ class RetrievalIndex:
 
 
 def _value_in_question(question: str, values: list[str]) -> str | None:
-    low = question.lower()
+    """The longest of ``values`` the question names."""
     best: str | None = None
     for v in values:
-        if (best is None or len(v) > len(best)) and v.lower() in low \
-                and re.search(r"(?<!\w)" + re.escape(v.lower()) + r"(?!\w)", low):
+        if (best is None or len(v) > len(best)) and contains_words(question, v):
             best = v
     return best
 
@@ -278,10 +286,9 @@ def fill_values(sql: str, question: str, values: dict[str, list[str]]) -> str | 
         left, right = cmp.this, cmp.expression
         if not isinstance(left, exp.Column):
             continue
-        quoted = isinstance(right, exp.Column) and isinstance(right.this, exp.Identifier) and right.this.quoted \
-            and not right.table
-        if (isinstance(right, exp.Literal) and right.is_string) or quoted:
-            text = str(right.this) if isinstance(right, exp.Literal) else str(right.this.this)
+        quoted = quoted_string(right)
+        if (isinstance(right, exp.Literal) and right.is_string) or quoted is not None:
+            text = str(right.this) if quoted is None else quoted
             core = text.strip("%")
             if not core or core.lower() in low:
                 continue
