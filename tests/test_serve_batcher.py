@@ -81,3 +81,88 @@ def test_options_are_never_mixed_in_one_batch_and_close_drains_the_queue() -> No
     assert sorted(q for questions, _ in seen for q in questions) == sorted(wanted)
     with pytest.raises(RuntimeError, match="closed"):
         batcher.submit("late")
+
+
+def test_continuous_batching_answers_as_if_alone_and_keeps_other_modes_apart(predictor: Any) -> None:
+    stream = predictor.stream(4)
+    assert stream is not None  # the tiny student is Llama-shaped: it has the fast decoder
+    questions = [q for q, _ in PAIRS] * 2
+    alone = {q: predictor.generate([q])[0] for q, _ in PAIRS}
+    beam_q = PAIRS[0][0]
+    beam_alone = predictor.generate([beam_q], num_candidates=2, mode="beam")[0]
+    sizes: list[int] = []
+    batcher = Batcher(lambda qs, opts: predictor.generate(qs, **opts), max_batch=4,
+                      on_batch=lambda n, _s: sizes.append(n), stream=stream)
+    try:
+        start = threading.Barrier(len(questions) + 1)
+
+        def ask(q: str) -> list[str]:
+            start.wait()
+            return batcher.submit(q, num_candidates=1, mode="greedy", max_new_tokens=160).result(timeout=120)
+
+        def ask_beam() -> list[str]:
+            start.wait()
+            return batcher.submit(beam_q, num_candidates=2, mode="beam").result(timeout=120)
+
+        with ThreadPoolExecutor(max_workers=len(questions) + 1) as pool:
+            beam = pool.submit(ask_beam)
+            answers = list(pool.map(ask, questions))
+    finally:
+        batcher.close()
+    assert answers == [alone[q] for q in questions]
+    assert beam.result() == beam_alone
+    assert max(sizes) == 4  # steps ran with the slots full, never beyond
+    # a question's steps: one per token, so there are far more calls than questions
+    assert len(sizes) > len(questions)
+
+
+class FlakyStream:
+    """A stream that fails its first step: the questions in flight fail, the next ones are answered."""
+
+    def __init__(self) -> None:
+        self.live: dict[Any, str] = {}
+        self.steps = 0
+
+    @property
+    def free(self) -> int:
+        return 8 - len(self.live)
+
+    @property
+    def running(self) -> int:
+        return len(self.live)
+
+    def accepts(self, options: dict[str, Any]) -> bool:
+        return True
+
+    def busy(self) -> bool:
+        return bool(self.live)
+
+    def add(self, question: str, options: dict[str, Any], tag: Any) -> None:
+        if not question:
+            raise ValueError("an empty question")
+        self.live[tag] = question
+
+    def step(self) -> list[tuple[Any, list[str]]]:
+        self.steps += 1
+        if self.steps == 1:
+            raise RuntimeError("the step broke")
+        done, self.live = list(self.live.items()), {}
+        return [(tag, [q.upper()]) for tag, q in done]
+
+    def reset(self) -> list[Any]:
+        tags, self.live = list(self.live), {}
+        return tags
+
+
+def test_a_failing_step_fails_only_the_questions_in_flight() -> None:
+    stream = FlakyStream()
+    batcher = Batcher(lambda qs, opts: [[q] for q in qs], stream=stream)
+    try:
+        first = batcher.submit("first")
+        with pytest.raises(RuntimeError, match="the step broke"):
+            first.result(10)
+        with pytest.raises(ValueError, match="empty question"):
+            batcher.submit("").result(10)
+        assert batcher.submit("second").result(10) == ["SECOND"]
+    finally:
+        batcher.close()

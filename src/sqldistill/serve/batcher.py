@@ -1,8 +1,16 @@
-"""Micro-batching: questions that arrive while the model is busy are decoded together in its next call.
+"""Batching: questions that arrive while the model is busy share its decoding steps.
 
-On a CPU a small student's decoding step costs about the same for one question as for sixteen, so under load
+On a CPU a small student's decoding step costs much less per question for sixteen than for one, so under load
 batching multiplies throughput, and with nothing queued a question goes straight to the model (no wait is
 added). One worker thread owns the model; request threads only queue work and wait on a future.
+
+Two ways, chosen by what the model offers:
+
+- continuous (a ``Stream``, e.g. ``Predictor.stream()``): every question joins the running batch at the next
+  decoding step and leaves, with its answer, at the step it finishes, so a short answer never waits for a long
+  one and a new question never waits for a batch to end. Options the stream does not take (beam, sampling) are
+  decoded between its steps as a batch of their own.
+- per call (``generate`` alone): the questions queued at that moment are decoded in one call.
 """
 
 from __future__ import annotations
@@ -13,10 +21,30 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # (questions, options) -> one list of candidates per question
 GenerateFn = Callable[[list[str], dict[str, Any]], list[list[str]]]
+
+
+class Stream(Protocol):
+    """Continuous decoding: see ``sqldistill.train.predict.GreedyStream``."""
+
+    @property
+    def free(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    def accepts(self, options: dict[str, Any]) -> bool: ...
+
+    def busy(self) -> bool: ...
+
+    def add(self, question: str, options: dict[str, Any], tag: Any) -> None: ...
+
+    def step(self) -> list[tuple[Any, list[str]]]: ...
+
+    def reset(self) -> list[Any]: ...
 
 
 @dataclass
@@ -34,8 +62,11 @@ class Batcher:
     """Runs ``generate`` on one thread over batches of at most ``max_batch`` questions that share options."""
 
     def __init__(self, generate: GenerateFn, max_batch: int = 16,
-                 on_batch: Callable[[int, float], None] | None = None, linger_s: float = 0.0) -> None:
+                 on_batch: Callable[[int, float], None] | None = None, linger_s: float = 0.0,
+                 stream: Stream | None = None) -> None:
         self._generate = generate
+        self._stream = stream
+        self._jobs: dict[int, _Job] = {}  # stream tag -> job
         self.max_batch = max(1, max_batch)
         self.linger_s = linger_s
         self._busy = False  # whether work arrived while the model was busy: the sign of load
@@ -43,7 +74,8 @@ class Batcher:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._pending: list[_Job] = []  # taken from the queue but left for a later batch (other options)
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name="sqldistill-batcher", daemon=True)
+        work = self._work if stream is None else self._work_stream
+        self._thread = threading.Thread(target=work, name="sqldistill-batcher", daemon=True)
         self._thread.start()
 
     def submit(self, question: str, **options: Any) -> Future[list[str]]:
@@ -110,6 +142,73 @@ class Batcher:
         for job in self._pending:
             job.future.cancel()
 
+    # ---------------------------------------------------------------- continuous
+
+    def _work_stream(self) -> None:
+        stream = self._stream
+        assert stream is not None
+        other: list[_Job] = []  # jobs the stream does not take, decoded per call between its steps
+        waiting: list[_Job] = []  # stream jobs beyond its free slots
+        while True:
+            idle = not stream.busy() and not waiting and not other
+            if idle and self._closed and self._queue.empty():
+                break
+            try:  # with nothing running, sleep until work arrives; otherwise take what is there and go on
+                first = self._queue.get() if idle else self._queue.get_nowait()
+            except queue.Empty:
+                first = None
+            else:
+                if first is None:
+                    self._closed = True
+            jobs = [first] if first is not None else []
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._closed = True
+                else:
+                    jobs.append(job)
+            for job in jobs:
+                if not job.future.set_running_or_notify_cancel():
+                    continue
+                (waiting if stream.accepts(job.options) else other).append(job)
+            while waiting and stream.free > 0:
+                job = waiting.pop(0)
+                try:
+                    stream.add(job.question, job.options, id(job))
+                except Exception as err:  # a question the tokenizer or prompt cannot take fails alone
+                    job.future.set_exception(err)
+                    continue
+                self._jobs[id(job)] = job
+            if other:
+                key = other[0].key
+                batch = [j for j in other if j.key == key][: self.max_batch]
+                other = [j for j in other if j not in batch]
+                self._run(batch)
+            if stream.busy():
+                self._stream_step(stream)
+        for job in waiting + other + list(self._jobs.values()):
+            job.future.cancel()
+
+    def _stream_step(self, stream: Stream) -> None:
+        started = time.perf_counter()
+        try:
+            finished = stream.step()
+        except BaseException as err:  # the running batch is lost: fail its questions, keep serving
+            for tag in stream.reset():
+                job = self._jobs.pop(tag, None)
+                if job is not None:
+                    job.future.set_exception(err)
+            return
+        if self._on_batch is not None:
+            self._on_batch(stream.running + len(finished), time.perf_counter() - started)
+        for tag, out in finished:
+            job = self._jobs.pop(tag, None)
+            if job is not None:
+                job.future.set_result(out)
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -117,4 +216,4 @@ class Batcher:
         self._thread.join(timeout=30)
 
 
-__all__ = ["Batcher", "GenerateFn"]
+__all__ = ["Batcher", "GenerateFn", "Stream"]

@@ -111,17 +111,24 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
               help="Seconds before a query is stopped.")
 @click.option("--max-batch", default=16, show_default=True, type=click.IntRange(min=1),
               help="Questions decoded together at most.")
+@click.option("--batching", type=click.Choice(["continuous", "per-call"]), default="continuous", show_default=True,
+              help="continuous: questions join and leave the running batch at every decoding step (models with "
+                   "the fast decoder); per-call: the questions waiting when the model is free are decoded together.")
+@click.option("--model-process/--no-model-process", default=None,
+              help="Decode in a separate process, so the web server's work never stalls the model [default: for "
+                   "small models on the CPU, unless --guided].")
 @click.option("--batch-wait-ms", default=0.0, show_default=True, type=click.FloatRange(min=0, max=1000),
-              help="Under load, wait this long for a fuller batch.")
+              help="Per-call batching under load: wait this long for a fuller batch.")
 @click.option("--device", default=None, help="torch device for the model [default: auto].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch CPU threads [default: torch's].")
 @click.option("--guided", is_flag=True,
               help="Execution-guided decoding (beam + retrieval memory, result vote): more accurate, slower.")
 def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: str | None, run_dir: Path | None,
-              max_rows: int, timeout_s: float, max_batch: int, batch_wait_ms: float, device: str | None,
-              threads: int | None, guided: bool) -> None:
+              max_rows: int, timeout_s: float, max_batch: int, batching: str, batch_wait_ms: float,
+              device: str | None, threads: int | None, guided: bool, model_process: bool | None) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
     from sqldistill.errors import ConfigError
+
 
     api_key = None
     if api_key_env:
@@ -144,6 +151,7 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
     with Console(stderr=True).status(f"loading {model_dir} and opening the database"):
         service = SqlService.load(model_dir, target, device=device, threads=threads, run_dir=run, max_batch=max_batch,
                                   batch_wait_s=batch_wait_ms / 1000, guided=guided,
+                                  continuous=batching == "continuous", model_process=model_process,
                                   guard=Guardrails(max_rows_limit=max_rows, timeout_s=timeout_s,
                                                    default_rows=min(100, max_rows)))
     try:

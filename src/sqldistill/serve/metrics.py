@@ -112,8 +112,8 @@ def server_metrics() -> Metrics:
     m.describe("errors_total", "counter", "Failed answers by endpoint and kind (refused, timeout, error, generation, "
                "auth, invalid).")
     m.describe("request_latency_seconds", "histogram", "Time to answer an HTTP request, by endpoint.")
-    m.describe("generation_latency_seconds", "histogram", "Time the model spent writing SQL for one batch.")
-    m.describe("batch_size", "histogram", "Questions decoded together in one model call.", BATCH_BUCKETS)
+    m.describe("generation_latency_seconds", "histogram", "Time of one model call: one decoding step with continuous batching.")
+    m.describe("batch_size", "histogram", "Questions decoded together in one model call (step).", BATCH_BUCKETS)
     m.describe("feedback_total", "counter", "Corrections received, by whether they were stored.")
     m.describe("schema_drift", "gauge", "1 when the live database no longer matches the model's schema.")
     m.describe("model_info", "gauge", "The served model (always 1; labels carry the details).")

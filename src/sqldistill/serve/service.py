@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import extract_sql, normalise_question
 from sqldistill.db import Database, connect
@@ -24,6 +24,9 @@ from sqldistill.serve.feedback import FeedbackStore
 from sqldistill.serve.guard import Guardrails, jsonable_rows, run_guarded
 from sqldistill.serve.metrics import Metrics, server_metrics
 from sqldistill.serve.requestlog import RequestLog, hardness_function
+
+if TYPE_CHECKING:
+    from sqldistill.serve.worker import ModelWorker
 
 REQUEST_LOG_FILE = "requests.jsonl"
 DEFAULT_MAX_NEW_TOKENS = 128
@@ -106,7 +109,8 @@ class SqlService:
     def __init__(self, predictor: Any, db: Database, info: ModelInfo, *, guard: Guardrails | None = None,
                  run_dir: str | Path | None = None, max_batch: int = 16,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, drift_ttl_s: float = 30.0,
-                 batch_wait_s: float = 0.0, guided: bool = False) -> None:
+                 batch_wait_s: float = 0.0, guided: bool = False, continuous: bool = True,
+                 worker: ModelWorker | None = None) -> None:
         self.predictor = predictor
         self.guided = guided
         self.db = db
@@ -118,8 +122,14 @@ class SqlService:
         self.request_log = RequestLog(self.run_dir / REQUEST_LOG_FILE if self.run_dir else None, info.schema)
         self.feedback = FeedbackStore(self.run_dir, hardness_function(info.schema)) if self.run_dir else None
         self.drift = DriftMonitor(db, info.schema, info.fingerprint, ttl_s=drift_ttl_s)
-        self.batcher = Batcher(self._generate_batch, max_batch=max_batch, on_batch=self._on_batch,
-                               linger_s=batch_wait_s)
+        self.batcher: Batcher | ModelWorker
+        if worker is not None:  # decoding happens in the model's own process
+            worker._on_batch = self._on_batch
+            self.batcher = worker
+        else:
+            stream = predictor.stream(max_batch) if continuous and hasattr(predictor, "stream") else None
+            self.batcher = Batcher(self._generate_batch, max_batch=max_batch, on_batch=self._on_batch,
+                                   linger_s=batch_wait_s, stream=stream)
         self.started = time.time()
         self.metrics.set("model_info", 1.0, model=info.name, db_id=info.db_id, fingerprint=info.fingerprint,
                          method=info.method)
@@ -128,13 +138,17 @@ class SqlService:
 
     @classmethod
     def load(cls, model_dir: str | Path, db_target: str | Database, *, device: str | None = None,
-             threads: int | None = None, warmup: bool = True, **kwargs: Any) -> SqlService:
-        """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads."""
+             threads: int | None = None, warmup: bool = True, model_process: bool | None = False,
+             **kwargs: Any) -> SqlService:
+        """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads.
+
+        ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small
+        model on the CPU with the fast decoder and plain (not execution-guided) decoding."""
         from sqldistill.train.modeldir import meta_schema, read_model_meta
 
         meta = read_model_meta(model_dir)
         try:
-            from sqldistill.train.predict import Predictor
+            from sqldistill.train.predict import SMALL_MODEL, Predictor
         except ImportError as err:
             raise ModelError(f"the predictor is unavailable ({err})", hint="Reinstall sqldistill") from None
         db = db_target if isinstance(db_target, Database) else connect(db_target)
@@ -155,7 +169,22 @@ class SqlService:
             num_parameters=int(getattr(predictor, "num_parameters", meta.get("num_parameters", 0)) or 0),
             schema=meta_schema(meta),
         )
-        service = cls(predictor, db, info, **kwargs)
+        if model_process is None:
+            model_process = (getattr(predictor, "fast", None) is not None and predictor.device == "cpu"
+                             and info.num_parameters < SMALL_MODEL and not kwargs.get("guided"))
+        worker = None
+        if model_process:
+            from sqldistill.serve.worker import ModelWorker
+
+            try:
+                worker = ModelWorker(model_dir, device=device, threads=threads,
+                                     max_batch=int(kwargs.get("max_batch", 16)),
+                                     continuous=bool(kwargs.get("continuous", True)))
+            except BaseException:
+                if not isinstance(db_target, Database):
+                    db.close()
+                raise
+        service = cls(predictor, db, info, worker=worker, **kwargs)
         if warmup:
             service.warmup()
         return service
@@ -165,6 +194,7 @@ class SqlService:
         probe = "How many rows are there?"
         self.predictor.generate([probe], max_new_tokens=8)
         self.predictor.generate([probe, probe + " "], max_new_tokens=8)
+        self.batcher.submit(probe, **self.options(max_new_tokens=8)).result(timeout=300)
 
     # ------------------------------------------------------------------ decoding
 

@@ -2,8 +2,8 @@
 
 Contract (stable):
 
-- ``Predictor.load(model_dir, device=None, num_threads=None) -> Predictor`` reads a model directory (see
-  ``modeldir``); ``predictor.schema``, ``.fingerprint``, ``.prompt_format``, ``.num_parameters``, ``.meta``.
+- ``Predictor.load(model_dir, device=None, num_threads=None, fast=True) -> Predictor`` reads a model directory
+  (see ``modeldir``); ``predictor.schema``, ``.fingerprint``, ``.prompt_format``, ``.num_parameters``, ``.meta``.
 - ``predictor.generate(questions, num_candidates=1, mode="greedy"|"beam"|"sample", max_new_tokens=None)``
   returns, per question, up to ``num_candidates`` distinct SQL strings (via ``data.prompt.extract_sql``), best
   first.
@@ -13,11 +13,15 @@ Contract (stable):
   to the better-ranked candidate; when every candidate fails, the first one is returned with ``result=None``.
   A model directory with a retrieval memory (``retrieval``) adds its ``memory_k`` nearest training queries,
   values filled in from the question, as weighted candidates to that vote.
+- ``predictor.stream(slots=16) -> GreedyStream | None``: continuous greedy decoding (questions join and leave
+  a running batch between steps), for models with the fast path; used by the server.
 
-Generation is serialised by a lock, so one Predictor can be shared by threads. A single greedy question takes
-a hand-written loop with the KV cache (no ``generate`` set-up per call), which is what makes a tiny student
-answer in a few milliseconds on a CPU. ``load`` sets torch's (process-wide) CPU thread count: ``num_threads``
-when given, else 1 for students under 30M parameters on CPU, else torch's default.
+Generation is serialised by a lock, so one Predictor can be shared by threads. Greedy decoding of Llama- and
+Qwen2-shaped float32 models runs on ``fastdecode.FastDecoder`` (the model's weights in a few fused tensor calls
+per layer and a preallocated KV cache; ``fast=False`` turns it off); other models take a hand-written loop over
+the transformers forward with its KV cache. Both make a tiny student answer in milliseconds on a CPU. ``load``
+sets torch's (process-wide) CPU thread count: ``num_threads`` when given, else 1 for students under 30M
+parameters on CPU, else torch's default.
 """
 
 from __future__ import annotations
@@ -104,11 +108,58 @@ def select_by_execution(
     return sql, res, dropped
 
 
+class GreedyStream:
+    """Questions join and leave one running greedy batch (``fastdecode.SlotDecoder``): ``add`` queues a question
+    with its options and a tag, ``step`` advances everything by one token and returns ``(tag, candidates)`` for
+    the questions that finished; ``candidates`` is what ``generate`` returns for that question in greedy mode.
+    Driven by one thread; each step holds the predictor's lock, so other callers interleave between steps."""
+
+    def __init__(self, predictor: Predictor, slots: int) -> None:
+        from sqldistill.train.fastdecode import SlotDecoder
+
+        assert predictor.fast is not None
+        self.predictor = predictor
+        self.slots = slots
+        self.decoder = SlotDecoder(predictor.fast, slots=slots, eos_id=predictor.eos_id)
+
+    @staticmethod
+    def accepts(options: dict[str, Any]) -> bool:
+        return options.get("mode", "greedy") == "greedy"
+
+    @property
+    def free(self) -> int:
+        return self.decoder.free
+
+    @property
+    def running(self) -> int:
+        return self.decoder.running
+
+    def busy(self) -> bool:
+        return self.decoder.busy()
+
+    def add(self, question: str, options: dict[str, Any], tag: Any) -> None:
+        ids = self.predictor._prompt_ids(question)
+        self.decoder.add(ids, int(options.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS), tag)
+
+    def step(self) -> list[tuple[Any, list[str]]]:
+        with self.predictor._lock:
+            done = self.decoder.step()
+        return [(tag, self.predictor._candidates([tokens])) for tag, tokens in done]
+
+    def reset(self) -> list[Any]:
+        """Drop every question in flight (after an error); returns their tags."""
+        from sqldistill.train.fastdecode import SlotDecoder
+
+        tags = [t for t in self.decoder.tag if t is not None] + [t for _, _, t in self.decoder.waiting]
+        self.decoder = SlotDecoder(self.predictor.fast, slots=self.slots, eos_id=self.predictor.eos_id)  # type: ignore[arg-type]
+        return tags
+
+
 class Predictor:
     """A loaded student model that turns questions into SQL."""
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict[str, Any], model_dir: Path, device: str,
-                 memory: RetrievalIndex | None = None) -> None:
+                 memory: RetrievalIndex | None = None, fast: bool = True) -> None:
         self.model = model
         self.memory = memory
         self.tokenizer = tokenizer
@@ -126,9 +177,14 @@ class Predictor:
         self._lock = threading.Lock()
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        from sqldistill.train.fastdecode import FastDecoder
+
+        # greedy decoding without the framework's per-step overhead, for the shapes it supports
+        self.fast: FastDecoder | None = FastDecoder.for_model(model) if fast else None
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None, num_threads: int | None = None) -> Predictor:
+    def load(cls, model_dir: str | Path, device: str | None = None, num_threads: int | None = None,
+             fast: bool = True) -> Predictor:
         import torch
 
         from sqldistill.train.models import load_model, load_tokenizer
@@ -146,7 +202,7 @@ class Predictor:
         tokenizer.padding_side = "left"
         from sqldistill.train.retrieval import RetrievalIndex
 
-        return cls(model, tokenizer, meta, Path(model_dir), device, RetrievalIndex.load(model_dir))
+        return cls(model, tokenizer, meta, Path(model_dir), device, RetrievalIndex.load(model_dir), fast=fast)
 
     def prompt(self, question: str) -> str:
         return render_prompt(question, self.schema, self.prompt_format)
@@ -257,22 +313,28 @@ class Predictor:
                 return []
             if seed is not None:
                 torch.manual_seed(seed)
-            if mode == "greedy" and len(prompts) == 1:
+            if mode == "greedy" and self.fast is not None:
+                token_lists = [[t] for t in self.fast.greedy(prompts, limit, self.eos_id)]
+            elif mode == "greedy" and len(prompts) == 1:
                 token_lists = [[self._greedy_one(prompts[0], limit)]]
             elif mode == "greedy":
                 token_lists = [[t] for t in self._greedy_batch(prompts, limit)]
             else:
                 token_lists = self._generate_batch(prompts, n, mode, limit, temperature, top_p)
-            texts = [[self.tokenizer.decode(t, skip_special_tokens=True) for t in cands] for cands in token_lists]
-        result = []
-        for cands in texts:
-            seen: dict[str, None] = {}
-            for text in cands:
-                sql = extract_sql(text)
-                if sql:
-                    seen.setdefault(sql, None)
-            result.append(list(seen) or [""])
-        return result
+            return [self._candidates(cands) for cands in token_lists]
+
+    def _candidates(self, token_lists: list[list[int]]) -> list[str]:
+        """Distinct SQL of one question's decoded candidates, in order (``[""]`` when none has any)."""
+        seen: dict[str, None] = {}
+        for tokens in token_lists:
+            sql = extract_sql(self.tokenizer.decode(tokens, skip_special_tokens=True))
+            if sql:
+                seen.setdefault(sql, None)
+        return list(seen) or [""]
+
+    def stream(self, slots: int = 16) -> GreedyStream | None:
+        """Continuous greedy decoding over ``slots`` concurrent questions, when the model has the fast path."""
+        return GreedyStream(self, slots) if self.fast is not None else None
 
     def predict(
         self,

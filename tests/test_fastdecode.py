@@ -1,0 +1,131 @@
+"""The fast greedy decoder computes what the transformers forward computes, for both model shapes, and the
+continuous (slot) decoder gives every prompt the answer it would get alone, however prompts come and go."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import torch
+
+from sqldistill.train.fastdecode import FastDecoder, SlotDecoder, unsupported_reason
+from sqldistill.train.models import new_model, train_tokenizer
+
+torch.set_num_threads(1)
+
+TEXTS = ["SELECT name FROM singer WHERE age > 30", "How many singers are there?",
+         "SELECT count(*) FROM concert JOIN stadium ON concert.stadium_id = stadium.stadium_id"] * 4
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Any:
+    return train_tokenizer(TEXTS, vocab_size=300)
+
+
+def random_model(tokenizer: Any, shape: str, seed: int) -> Any:
+    """A random model whose norm weights and biases are not their identity initial values, so folding them into
+    the fused products is really exercised."""
+    model = new_model(f"{shape}-1m", tokenizer, max_positions=256, seed=seed).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight") or name.endswith("layernorm.weight"):
+                param.copy_(1 + 0.5 * torch.randn(param.shape, generator=gen))
+            elif name.endswith(".bias"):
+                param.copy_(0.2 * torch.randn(param.shape, generator=gen))
+            else:  # larger weights than the initialiser's, so the greedy path is not one repeated token
+                param.mul_(4.0)
+    return model
+
+
+def prompts_of(tokenizer: Any, n: int, seed: int) -> list[list[int]]:
+    rng = random.Random(seed)
+    vocab = [i for i in range(len(tokenizer)) if i not in (tokenizer.eos_token_id, tokenizer.pad_token_id)]
+    return [[rng.choice(vocab) for _ in range(rng.randint(3, 14))] for _ in range(n)]
+
+
+def hf_next_logits(model: Any, prompts: list[list[int]], pad: int) -> torch.Tensor:
+    width = max(map(len, prompts))
+    ids = torch.full((len(prompts), width), pad)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = 1
+    with torch.no_grad():
+        return model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
+
+
+def hf_greedy(model: Any, prompt: list[int], steps: int, eos: int) -> list[int]:
+    ids = list(prompt)
+    out: list[int] = []
+    with torch.no_grad():
+        for _ in range(steps):  # no cache at all: the plainest reference there is
+            nxt = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            if nxt == eos:
+                break
+            out.append(nxt)
+            ids.append(nxt)
+    return out
+
+
+@pytest.mark.parametrize("shape", ["llama", "qwen2"])
+def test_logits_and_greedy_tokens_equal_the_transformers_model(tokenizer: Any, shape: str) -> None:
+    model = random_model(tokenizer, shape, seed=1)
+    if shape == "qwen2":
+        assert model.model.layers[0].self_attn.q_proj.bias is not None  # biases are part of what is checked
+    fast = FastDecoder.for_model(model)
+    assert fast is not None and unsupported_reason(model) is None
+    prompts = prompts_of(tokenizer, 6, seed=2)
+    ref = hf_next_logits(model, prompts, tokenizer.pad_token_id)
+    got = fast.logits(prompts)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    eos = tokenizer.eos_token_id
+    expected = [hf_greedy(model, p, 12, eos) for p in prompts]
+    assert sum(len(e) for e in expected) > 20  # the references really decode several tokens
+    assert fast.greedy(prompts, 12, eos) == expected  # left-padded batch
+    assert [fast.greedy([p], 12, eos)[0] for p in prompts] == expected  # one by one
+
+
+def test_unsupported_models_are_refused_with_a_reason(tokenizer: Any) -> None:
+    model = random_model(tokenizer, "llama", seed=3)
+    assert "training" in str(unsupported_reason(model.train()))
+    model.eval()
+    assert "dtype" in str(unsupported_reason(model.to(torch.bfloat16)))
+    assert FastDecoder.for_model(model) is None
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50)).eval()
+    assert "gpt2" in str(unsupported_reason(gpt2)) and FastDecoder.for_model(gpt2) is None
+
+
+def test_slot_decoder_answers_each_prompt_as_if_alone_whatever_the_arrival_order(tokenizer: Any) -> None:
+    model = random_model(tokenizer, "qwen2", seed=4)
+    fast = FastDecoder.for_model(model)
+    assert fast is not None
+    eos = tokenizer.eos_token_id
+    prompts = prompts_of(tokenizer, 9, seed=5)
+    limits = [3, 12, 7, 12, 1, 9, 12, 5, 12]
+    alone = [fast.greedy([p], lim, eos)[0] for p, lim in zip(prompts, limits)]
+    slots = SlotDecoder(fast, slots=4, eos_id=eos)
+    rng = random.Random(6)
+    todo = list(range(60))
+    got: dict[int, list[int]] = {}
+    max_running = 0
+    while todo or slots.busy():
+        for _ in range(rng.randint(0, 3)):  # arrivals between steps, sometimes more than the free slots
+            if todo:
+                i = todo.pop()
+                slots.add(prompts[i % 9], limits[i % 9], i)
+        for tag, tokens in slots.step():
+            assert tag not in got
+            got[tag] = tokens
+        max_running = max(max_running, slots.running)
+    assert sorted(got) == list(range(60))
+    for i, tokens in got.items():
+        assert tokens == alone[i % 9], i
+        assert len(tokens) <= limits[i % 9]
+    assert max_running == 4  # the slots really filled up, and never beyond
+    with pytest.raises(ValueError, match="empty prompt"):
+        slots.add([], 5, "x")
