@@ -106,9 +106,12 @@ class ModelWorker:
         while time.monotonic() < deadline:
             if self._conn.poll(0.2):
                 try:
-                    kind, detail = self._conn.recv()
+                    msg = self._conn.recv()
                 except (EOFError, OSError):
                     break
+                kind, detail = msg[0], msg[1]
+                if kind == "batch":  # the warm-up question's steps
+                    continue
                 if kind == "ready":
                     return str(detail)
                 self.close()
