@@ -47,13 +47,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_server(model: Path, db: Path, run_dir: Path, threads: int | None, max_batch: int,
-                 batch_wait_ms: float, batching: str = "continuous", model_process: str = "auto") -> tuple[Any, str]:
+                 batch_wait_ms: float, batching: str = "continuous", model_process: str = "auto",
+                 fast_decoder: bool = True) -> tuple[Any, str]:
     import httpx
 
     port = free_port()
     cmd = [sys.executable, "-m", "sqldistill", "serve", str(model), "--db", str(db), "--port", str(port),
            "--run-dir", str(run_dir), "--max-batch", str(max_batch), "--batch-wait-ms", str(batch_wait_ms),
            "--batching", batching]
+    if not fast_decoder:
+        cmd.append("--no-fast-decoder")
     if model_process != "auto":
         cmd.append("--model-process" if model_process == "on" else "--no-model-process")
     if threads:
@@ -186,8 +189,11 @@ def main() -> None:
                         help="load generator: raw (minimal HTTP/1.1, little CPU) or httpx (a full client, ~3x the CPU)")
     parser.add_argument("--model-process", choices=("auto", "on", "off"), default="auto",
                         help="the server's --model-process / --no-model-process (auto: the server decides)")
-    parser.add_argument("--batching", choices=("continuous", "per-call", "both"), default="continuous",
-                        help="the server's --batching; both: one server of each, one after the other, to compare")
+    parser.add_argument("--batching", choices=("continuous", "per-call"), default="continuous",
+                        help="the server's --batching")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first measure the plain server (transformers forward, per-call batching, in-process "
+                             "model) on the same machine, for a side-by-side ratio")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -206,12 +212,13 @@ def main() -> None:
                 started = time.perf_counter()
                 model = build_tiny_student(spider, Path(tmp) / "model" / "sft")
             console.print(f"tiny student built in {time.perf_counter() - started:.1f} s")
-        modes = ("per-call", "continuous") if args.batching == "both" else (args.batching,)
+        setups = [("per-call", "off", False, "baseline")] if args.baseline else []
+        setups.append((args.batching, args.model_process, True, f"{args.batching}, process {args.model_process}"))
         runs = []
-        for mode in modes:
-            with console.status(f"starting the server ({mode} batching)"):
+        for mode, model_process, fast, label in setups:
+            with console.status(f"starting the server ({label})"):
                 proc, url = start_server(model, db, Path(tmp) / "run", args.threads, args.max_batch,
-                                         args.batch_wait_ms, mode, args.model_process)
+                                         args.batch_wait_ms, mode, model_process, fast)
             try:
                 asyncio.run(fire(url, questions, 50, args.concurrency, not args.no_execute, args.client))  # warm-up
                 for n, concurrency in ((min(200, args.requests), 1), (args.requests, args.concurrency)):
@@ -219,7 +226,7 @@ def main() -> None:
                     run = asyncio.run(fire(url, questions, n, concurrency, not args.no_execute, args.client))
                     after = model_totals(url)
                     calls = after[1] - before[1]
-                    run["mode"] = mode
+                    run["mode"] = label
                     run["batch"] = (after[0] - before[0]) / calls if calls else float("nan")
                     run["model_ms"] = (after[2] - before[2]) * 1000 / calls if calls else float("nan")
                     run["model_busy"] = (after[2] - before[2]) / run["wall"]
@@ -229,8 +236,8 @@ def main() -> None:
                 proc.wait(timeout=30)
 
     table = Table(title=f"sqldistill serve · {model.name} · {os.cpu_count()} CPUs · torch threads {args.threads} · "
-                        f"execute={not args.no_execute} · model process {args.model_process} · client {args.client}")
-    for col in ("batching", "requests", "concurrency", "errors", "req/s", "wall ms/question", "p50 ms", "p95 ms",
+                        f"execute={not args.no_execute} · client {args.client}")
+    for col in ("server", "requests", "concurrency", "errors", "req/s", "wall ms/question", "p50 ms", "p95 ms",
                 "p99 ms", "max ms", "mean batch", "ms/model call (step)", "model busy"):
         table.add_column(col, justify="right")
     for run in runs:

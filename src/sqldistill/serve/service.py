@@ -139,7 +139,7 @@ class SqlService:
     @classmethod
     def load(cls, model_dir: str | Path, db_target: str | Database, *, device: str | None = None,
              threads: int | None = None, warmup: bool = True, model_process: bool | None = False,
-             **kwargs: Any) -> SqlService:
+             fast_decoder: bool = True, **kwargs: Any) -> SqlService:
         """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads.
 
         ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small
@@ -153,7 +153,7 @@ class SqlService:
             raise ModelError(f"the predictor is unavailable ({err})", hint="Reinstall sqldistill") from None
         db = db_target if isinstance(db_target, Database) else connect(db_target)
         try:
-            predictor = Predictor.load(model_dir, device=device, num_threads=threads)
+            predictor = Predictor.load(model_dir, device=device, num_threads=threads, fast=fast_decoder)
         except BaseException:
             if not isinstance(db_target, Database):
                 db.close()
@@ -177,7 +177,7 @@ class SqlService:
             from sqldistill.serve.worker import ModelWorker
 
             try:
-                worker = ModelWorker(model_dir, device=device, threads=threads,
+                worker = ModelWorker(model_dir, device=device, threads=threads, fast_decoder=fast_decoder,
                                      max_batch=int(kwargs.get("max_batch", 16)),
                                      continuous=bool(kwargs.get("continuous", True)))
             except BaseException:

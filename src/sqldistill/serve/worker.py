@@ -31,7 +31,7 @@ START_TIMEOUT_S = 300.0
 
 
 def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_batch: int, continuous: bool,
-                conn: Any) -> None:
+                fast_decoder: bool, conn: Any) -> None:
     """The worker process: load the model, then answer jobs from ``conn`` until told to stop."""
     from sqldistill.serve.batcher import Batcher
     from sqldistill.train.predict import Predictor
@@ -43,7 +43,7 @@ def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_bat
             conn.send(msg)
 
     try:
-        predictor = Predictor.load(model_dir, device=device, num_threads=threads)
+        predictor = Predictor.load(model_dir, device=device, num_threads=threads, fast=fast_decoder)
         predictor.generate(["How many rows are there?"], max_new_tokens=8)  # warm-up
     except BaseException as err:  # the parent shows this line and exits
         send(("failed", f"{type(err).__name__}: {err}"))
@@ -84,12 +84,12 @@ class ModelWorker:
     """See the module docstring."""
 
     def __init__(self, model_dir: str | Path, *, device: str | None = None, threads: int | None = None,
-                 max_batch: int = 16, continuous: bool = True,
+                 max_batch: int = 16, continuous: bool = True, fast_decoder: bool = True,
                  on_batch: Callable[[int, float], None] | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve_pipe, name="sqldistill-model",
-                                 args=(str(model_dir), device, threads, max_batch, continuous, child), daemon=True)
+                                 args=(str(model_dir), device, threads, max_batch, continuous, fast_decoder, child), daemon=True)
         self._proc.start()
         child.close()
         self._on_batch = on_batch
