@@ -170,7 +170,8 @@ class FastDecoder:
         bsz = q.shape[0]
         group = self.n_heads // self.n_kv
         qg = q.reshape(bsz, self.n_kv, group, self.head_dim)
-        scores = torch.matmul(qg, keys.permute(0, 2, 3, 1)) * self.scale  # [B, KV, G, L]
+        # a broadcast product then a sum: on small CPU shapes cheaper than a batched matmul over permuted keys
+        scores = (qg.unsqueeze(-2) * keys.permute(0, 2, 1, 3).unsqueeze(2)).sum(-1) * self.scale  # [B, KV, G, L]
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         probs = torch.softmax(scores, dim=-1)
@@ -189,8 +190,8 @@ class FastDecoder:
         end = start + q_len if end is None else end
         cos_t, sin_t = self._rope_table(int(positions.max()) + 1)
         heads = self.n_heads + self.n_kv
-        cos = cos_t[positions].repeat(1, 1, heads)  # [B, Q, (H + KV) * D], one rotation for q and k together
-        sin = sin_t[positions].repeat(1, 1, heads)
+        cos = cos_t[positions].unsqueeze(2)  # [B, Q, 1, D]: one rotation for every q and k head together
+        sin = sin_t[positions].unsqueeze(2)
         qk_size = heads * self.head_dim
         h = F.embedding(ids, self.embed)
         for layer, (k_cache, v_cache) in zip(self.layers, caches):
@@ -198,7 +199,8 @@ class FastDecoder:
             # [q, k, rotate_half(q), rotate_half(k), v] from one product: the rotation is folded into the weights
             qkv = F.linear(x, layer["qkv_w"], layer["qkv_b"])
             qk, qk_rot, v = qkv.split((qk_size, qk_size, self.kv_size), dim=-1)
-            qk = torch.addcmul(qk * cos, qk_rot, sin)
+            shape = (bsz, q_len, heads, self.head_dim)
+            qk = torch.addcmul(qk.view(shape) * cos, qk_rot.reshape(shape), sin).view(bsz, q_len, qk_size)
             q = qk[..., : self.q_size].view(bsz, q_len, self.n_heads, self.head_dim).transpose(1, 2)
             k_new = qk[..., self.q_size:].view(bsz, q_len, self.n_kv, self.head_dim)
             v_new = v.view(bsz, q_len, self.n_kv, self.head_dim)
@@ -225,8 +227,10 @@ class FastDecoder:
 
         return F.linear(h, self.head_w, self.head_b)
 
-    def _start(self, prompts: list[list[int]], room: int) -> tuple[Any, Any, Any, Any, list[tuple[Any, Any]]]:
-        """(hidden after prefill, next positions, key-valid mask or None, width, caches)."""
+    def _start(self, prompts: list[list[int]], room: int,
+               caches: list[tuple[Any, Any]] | None = None) -> tuple[Any, Any, Any, Any, list[tuple[Any, Any]]]:
+        """(hidden after prefill, next positions, key-valid mask or None, width, caches); the prompts' keys and
+        values go to ``caches`` when given (views with room for them), else to new ones."""
         import torch
 
         bsz = len(prompts)
@@ -246,9 +250,10 @@ class FastDecoder:
             mask = (causal.unsqueeze(0) & valid[:, None, :width]) | torch.eye(width, dtype=torch.bool,
                                                                              device=self.device)
             mask = mask.unsqueeze(1)  # [B, 1, Q, K]; a padding query sees itself so no row is empty
-        caches = [(torch.empty((bsz, width + room, self.n_kv, self.head_dim), dtype=self.dtype, device=self.device),
-                   torch.empty((bsz, width + room, self.n_kv, self.head_dim), dtype=self.dtype, device=self.device))
-                  for _ in self.layers]
+        if caches is None:
+            shape = (bsz, width + room, self.n_kv, self.head_dim)
+            caches = [(torch.empty(shape, dtype=self.dtype, device=self.device),
+                       torch.empty(shape, dtype=self.dtype, device=self.device)) for _ in self.layers]
         h = self._forward(ids, positions, caches, 0, mask)
         return h, positions[:, -1:] + 1, (valid if padded else None), width, caches
 
@@ -358,11 +363,15 @@ class SlotDecoder:
         prompts = [p for p, _, _ in batch]
         width = max(len(p) for p in prompts)
         self._ensure(width + max(limit for _, limit, _ in batch) + 1)
-        h, _, _, _, caches = self.d._start(prompts, 0)
         index = torch.tensor(slots, device=self.d.device)
-        for (k_slot, v_slot), (k_new, v_new) in zip(self.caches, caches):
-            k_slot[index, :width] = k_new
-            v_slot[index, :width] = v_new
+        if slots == list(range(slots[0], slots[0] + len(slots))):  # neighbouring slots: prefill in place
+            lo, hi = slots[0], slots[0] + len(slots)
+            h, *_ = self.d._start(prompts, 0, [(k[lo:hi], v[lo:hi]) for k, v in self.caches])
+        else:
+            h, _, _, _, caches = self.d._start(prompts, 0)
+            for (k_slot, v_slot), (k_new, v_new) in zip(self.caches, caches):
+                k_slot[index, :width] = k_new
+                v_slot[index, :width] = v_new
         self.valid[index] = False
         finished = []
         first = self.d._head(h).argmax(-1).tolist()
