@@ -117,9 +117,9 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
 @click.option("--model-process/--no-model-process", default=None,
               help="Decode in a separate process, so the web server's work never stalls the model [default: for "
                    "small models on the CPU, unless --guided].")
-@click.option("--fast-decoder/--no-fast-decoder", default=True, show_default=True,
+@click.option("--fast-decoder/--no-fast-decoder", default=None,
               help="Greedy decoding on the fused fast path (Llama/Qwen2 float32 models); off: the transformers "
-                   "forward (and per-call batching).")
+                   "forward (and per-call batching) [default: on for models under 30M parameters].")
 @click.option("--batch-wait-ms", default=0.0, show_default=True, type=click.FloatRange(min=0, max=1000),
               help="Per-call batching under load: wait this long for a fuller batch.")
 @click.option("--device", default=None, help="torch device for the model [default: auto].")
@@ -129,7 +129,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
 def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: str | None, run_dir: Path | None,
               max_rows: int, timeout_s: float, max_batch: int, batching: str, batch_wait_ms: float,
               device: str | None, threads: int | None, guided: bool, model_process: bool | None,
-              fast_decoder: bool) -> None:
+              fast_decoder: bool | None) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
     from sqldistill.errors import ConfigError
 

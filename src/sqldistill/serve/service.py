@@ -139,7 +139,7 @@ class SqlService:
     @classmethod
     def load(cls, model_dir: str | Path, db_target: str | Database, *, device: str | None = None,
              threads: int | None = None, warmup: bool = True, model_process: bool | None = False,
-             fast_decoder: bool = True, **kwargs: Any) -> SqlService:
+             fast_decoder: bool | None = None, **kwargs: Any) -> SqlService:
         """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads.
 
         ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small

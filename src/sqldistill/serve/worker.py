@@ -31,7 +31,7 @@ START_TIMEOUT_S = 300.0
 
 
 def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_batch: int, continuous: bool,
-                fast_decoder: bool, conn: Any) -> None:
+                fast_decoder: bool | None, conn: Any) -> None:
     """The worker process: load the model, then answer jobs from ``conn`` until told to stop."""
     from sqldistill.serve.batcher import Batcher
     from sqldistill.train.predict import Predictor
@@ -84,7 +84,7 @@ class ModelWorker:
     """See the module docstring."""
 
     def __init__(self, model_dir: str | Path, *, device: str | None = None, threads: int | None = None,
-                 max_batch: int = 16, continuous: bool = True, fast_decoder: bool = True,
+                 max_batch: int = 16, continuous: bool = True, fast_decoder: bool | None = None,
                  on_batch: Callable[[int, float], None] | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()

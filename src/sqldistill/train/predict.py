@@ -2,7 +2,7 @@
 
 Contract (stable):
 
-- ``Predictor.load(model_dir, device=None, num_threads=None, fast=True) -> Predictor`` reads a model directory
+- ``Predictor.load(model_dir, device=None, num_threads=None, fast=None) -> Predictor`` reads a model directory
   (see ``modeldir``); ``predictor.schema``, ``.fingerprint``, ``.prompt_format``, ``.num_parameters``, ``.meta``.
 - ``predictor.generate(questions, num_candidates=1, mode="greedy"|"beam"|"sample", max_new_tokens=None)``
   returns, per question, up to ``num_candidates`` distinct SQL strings (via ``data.prompt.extract_sql``), best
@@ -18,7 +18,8 @@ Contract (stable):
 
 Generation is serialised by a lock, so one Predictor can be shared by threads. Greedy decoding of Llama- and
 Qwen2-shaped float32 models runs on ``fastdecode.FastDecoder`` (the model's weights in a few fused tensor calls
-per layer and a preallocated KV cache; ``fast=False`` turns it off); other models take a hand-written loop over
+per layer and a preallocated KV cache; by default for models under 30M parameters, since its fused weights are
+copies; ``fast=True``/``False`` forces it on or off); other models take a hand-written loop over
 the transformers forward with its KV cache. Both make a tiny student answer in milliseconds on a CPU. ``load``
 sets torch's (process-wide) CPU thread count: ``num_threads`` when given, else 1 for students under 30M
 parameters on CPU, else torch's default.
@@ -159,7 +160,7 @@ class Predictor:
     """A loaded student model that turns questions into SQL."""
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict[str, Any], model_dir: Path, device: str,
-                 memory: RetrievalIndex | None = None, fast: bool = True) -> None:
+                 memory: RetrievalIndex | None = None, fast: bool | None = None) -> None:
         self.model = model
         self.memory = memory
         self.tokenizer = tokenizer
@@ -180,11 +181,14 @@ class Predictor:
         from sqldistill.train.fastdecode import FastDecoder
 
         # greedy decoding without the framework's per-step overhead, for the shapes it supports
+        # (its fused weights are copies: by default only for small models, where framework overhead dominates)
+        if fast is None:
+            fast = self.num_parameters < SMALL_MODEL
         self.fast: FastDecoder | None = FastDecoder.for_model(model) if fast else None
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str | None = None, num_threads: int | None = None,
-             fast: bool = True) -> Predictor:
+             fast: bool | None = None) -> Predictor:
         import torch
 
         from sqldistill.train.models import load_model, load_tokenizer
