@@ -124,7 +124,7 @@ class SqlService:
         self.drift = DriftMonitor(db, info.schema, info.fingerprint, ttl_s=drift_ttl_s)
         self.batcher: Batcher | ModelWorker
         if worker is not None:  # decoding happens in the model's own process
-            worker._on_batch = self._on_batch
+            worker.on_batch = self._on_batch
             self.batcher = worker
         else:
             stream = predictor.stream(max_batch) if continuous and hasattr(predictor, "stream") else None

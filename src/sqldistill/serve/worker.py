@@ -9,7 +9,8 @@ separate process has its own GIL, so its steps run at full speed on the other co
 ``ModelWorker(model_dir, ...)`` starts the process (``spawn``), which loads the predictor and runs a
 ``Batcher`` with continuous batching (``Predictor.stream``) when the model has the fast decoder, per-call
 batching otherwise. ``submit(question, **options)`` returns a ``Future`` like ``Batcher.submit``; ``close()``
-stops the process. Messages are small tuples; a reader thread resolves the futures. If the process dies, every
+stops the process; ``on_batch(size, seconds)``, settable after start, hears of every model call. Messages are
+small tuples; a reader thread resolves the futures. If the process dies, every
 pending and later request fails with a ``ModelError`` that says so.
 """
 
@@ -92,7 +93,7 @@ class ModelWorker:
                                  args=(str(model_dir), device, threads, max_batch, continuous, fast_decoder, child), daemon=True)
         self._proc.start()
         child.close()
-        self._on_batch = on_batch
+        self.on_batch = on_batch
         self._futures: dict[int, Future[list[str]]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -127,8 +128,8 @@ class ModelWorker:
             while True:
                 msg = self._conn.recv()
                 if msg[0] == "batch":
-                    if self._on_batch is not None:
-                        self._on_batch(int(msg[1]), float(msg[2]))
+                    if self.on_batch is not None:
+                        self.on_batch(int(msg[1]), float(msg[2]))
                     continue
                 with self._lock:
                     fut = self._futures.pop(msg[1], None)
