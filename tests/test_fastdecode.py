@@ -129,3 +129,21 @@ def test_slot_decoder_answers_each_prompt_as_if_alone_whatever_the_arrival_order
     assert max_running == 4  # the slots really filled up, and never beyond
     with pytest.raises(ValueError, match="empty prompt"):
         slots.add([], 5, "x")
+
+
+def test_clearing_a_slot_decoder_returns_every_tag_and_leaves_it_usable(tokenizer: Any) -> None:
+    model = random_model(tokenizer, "llama", seed=7)
+    fast = FastDecoder.for_model(model)
+    assert fast is not None
+    eos = tokenizer.eos_token_id
+    prompts = prompts_of(tokenizer, 4, seed=8)
+    slots = SlotDecoder(fast, slots=2, eos_id=eos)
+    for i, p in enumerate(prompts[:3]):
+        slots.add(p, 12, i)
+    slots.step()  # two run, one waits
+    assert sorted(slots.clear()) == [0, 1, 2] and not slots.busy()
+    slots.add(prompts[3], 12, "after")
+    done: list[Any] = []
+    while slots.busy():
+        done += slots.step()
+    assert done == [("after", fast.greedy([prompts[3]], 12, eos)[0])]

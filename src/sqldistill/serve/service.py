@@ -190,7 +190,10 @@ class SqlService:
         return service
 
     def warmup(self) -> None:
-        """Decode once alone and once in a batch, so the first real request does not pay for lazy set-up."""
+        """Decode once alone and once in a batch, so the first real request does not pay for lazy set-up (a
+        model process warms itself up before it reports ready)."""
+        if not isinstance(self.batcher, Batcher):
+            return
         probe = "How many rows are there?"
         self.predictor.generate([probe], max_new_tokens=8)
         self.predictor.generate([probe, probe + " "], max_new_tokens=8)

@@ -80,11 +80,10 @@ class FastDecoder:
 
         config = model.config
         base = model.model
-        self.model = model
         self.n_heads = int(config.num_attention_heads)
         self.n_kv = int(getattr(config, "num_key_value_heads", None) or self.n_heads)
         self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.n_heads)
-        self.hidden = (int(config.hidden_size),)
+        self.hidden = int(config.hidden_size)
         self.embed = base.embed_tokens.weight
         self.norm_eps = float(base.norm.variance_epsilon)
         # RMSNorm weights multiply the input of the product that follows, so they are folded into its columns
@@ -152,7 +151,7 @@ class FastDecoder:
         import torch
 
         norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-        return x * torch.rsqrt(torch.addcmul(self._eps_t(eps), norm, norm, value=1.0 / self.hidden[0]))
+        return x * torch.rsqrt(torch.addcmul(self._eps_t(eps), norm, norm, value=1.0 / self.hidden))
 
     def _eps_t(self, eps: float) -> Any:
         import torch
@@ -327,6 +326,17 @@ class SlotDecoder:
 
     def busy(self) -> bool:
         return bool(self.waiting) or self.running > 0
+
+    def clear(self) -> list[Any]:
+        """Drop every prompt, running or waiting (after a failed step); returns their tags."""
+        tags = [t for t in self.tag if t is not None] + [t for _, _, t in self.waiting]
+        self.tag = [None] * self.slots
+        self.tokens = [[] for _ in range(self.slots)]
+        self.length = [0] * self.slots
+        self.position = [0] * self.slots
+        self.waiting = []
+        self.caches, self.valid, self.capacity = [], None, 0  # allocated afresh by the next admission
+        return tags
 
     def add(self, prompt: list[int], max_new_tokens: int, tag: Any) -> None:
         """Queue a prompt (its token ids); it starts at the next ``step``. ``tag`` comes back with its answer."""

@@ -149,11 +149,7 @@ class GreedyStream:
 
     def reset(self) -> list[Any]:
         """Drop every question in flight (after an error); returns their tags."""
-        from sqldistill.train.fastdecode import SlotDecoder
-
-        tags = [t for t in self.decoder.tag if t is not None] + [t for _, _, t in self.decoder.waiting]
-        self.decoder = SlotDecoder(self.predictor.fast, slots=self.slots, eos_id=self.predictor.eos_id)  # type: ignore[arg-type]
-        return tags
+        return self.decoder.clear()
 
 
 class Predictor:
