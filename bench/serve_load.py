@@ -48,7 +48,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def start_server(model: Path, db: Path, run_dir: Path, threads: int | None, max_batch: int,
                  batch_wait_ms: float, batching: str = "continuous", model_process: str = "auto",
-                 fast_decoder: bool = True) -> tuple[Any, str]:
+                 fast_decoder: bool = True, speculative: bool = True) -> tuple[Any, str]:
     import httpx
 
     port = free_port()
@@ -57,6 +57,8 @@ def start_server(model: Path, db: Path, run_dir: Path, threads: int | None, max_
            "--batching", batching]
     if not fast_decoder:
         cmd.append("--no-fast-decoder")
+    if not speculative:
+        cmd.append("--no-speculative")
     if model_process != "auto":
         cmd.append("--model-process" if model_process == "on" else "--no-model-process")
     if threads:
@@ -194,6 +196,9 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true",
                         help="first measure the plain server (transformers forward, per-call batching, in-process "
                              "model) on the same machine, for a side-by-side ratio")
+    parser.add_argument("--no-speculative", action="store_true", help="serve with --no-speculative")
+    parser.add_argument("--compare-speculative", action="store_true",
+                        help="also measure the same server with --no-speculative, side by side")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -212,13 +217,18 @@ def main() -> None:
                 started = time.perf_counter()
                 model = build_tiny_student(spider, Path(tmp) / "model" / "sft")
             console.print(f"tiny student built in {time.perf_counter() - started:.1f} s")
-        setups = [("per-call", "off", False, "baseline")] if args.baseline else []
-        setups.append((args.batching, args.model_process, True, f"{args.batching}, process {args.model_process}"))
+        setups = [("per-call", "off", False, False, "baseline")] if args.baseline else []
+        label = f"{args.batching}, process {args.model_process}"
+        if args.compare_speculative:
+            setups.append((args.batching, args.model_process, True, False, label + ", no speculation"))
+        speculative = not args.no_speculative
+        setups.append((args.batching, args.model_process, True, speculative,
+                       label + ("" if speculative else ", no speculation")))
         runs = []
-        for mode, model_process, fast, label in setups:
+        for mode, model_process, fast, spec, label in setups:
             with console.status(f"starting the server ({label})"):
                 proc, url = start_server(model, db, Path(tmp) / "run", args.threads, args.max_batch,
-                                         args.batch_wait_ms, mode, model_process, fast)
+                                         args.batch_wait_ms, mode, model_process, fast, spec)
             try:
                 asyncio.run(fire(url, questions, 50, args.concurrency, not args.no_execute, args.client))  # warm-up
                 for n, concurrency in ((min(200, args.requests), 1), (args.requests, args.concurrency)):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from sqldistill.train.fastdecode import FastDecoder, SlotDecoder, unsupported_reason
+from sqldistill.train.fastdecode import FastDecoder, NgramDrafter, SlotDecoder, unsupported_reason
 from sqldistill.train.models import new_model, train_tokenizer
 
 torch.set_num_threads(1)
@@ -100,20 +100,29 @@ def test_unsupported_models_are_refused_with_a_reason(tokenizer: Any) -> None:
     assert "gpt2" in str(unsupported_reason(gpt2)) and FastDecoder.for_model(gpt2) is None
 
 
-def test_slot_decoder_answers_each_prompt_as_if_alone_whatever_the_arrival_order(tokenizer: Any) -> None:
-    model = random_model(tokenizer, "qwen2", seed=4)
-    fast = FastDecoder.for_model(model)
-    assert fast is not None
-    eos = tokenizer.eos_token_id
-    prompts = prompts_of(tokenizer, 9, seed=5)
-    limits = [3, 12, 7, 12, 1, 9, 12, 5, 12]
-    alone = [fast.greedy([p], lim, eos)[0] for p, lim in zip(prompts, limits)]
-    slots = SlotDecoder(fast, slots=4, eos_id=eos)
+class NoiseDrafter(NgramDrafter):
+    """Random guesses, never learned: nearly all of them wrong."""
+
+    def __init__(self, vocab: int, seed: int) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+        self.vocab = vocab
+
+    def add(self, tokens: list[int]) -> None:
+        pass
+
+    def draft(self, tokens: list[int], k: int, stop: int | None = None) -> list[int]:
+        return [self.rng.randrange(self.vocab) for _ in range(self.rng.randint(0, k))]
+
+
+def run_arrivals(slots: SlotDecoder, prompts: list[list[int]], limits: list[int]) -> tuple[dict[int, list[int]], int, int]:
+    """60 prompts arriving at random between steps: (tokens per tag, steps taken, most prompts running at once)."""
     rng = random.Random(6)
     todo = list(range(60))
     got: dict[int, list[int]] = {}
-    max_running = 0
+    max_running = steps = 0
     while todo or slots.busy():
+        steps += 1
         for _ in range(rng.randint(0, 3)):  # arrivals between steps, sometimes more than the free slots
             if todo:
                 i = todo.pop()
@@ -122,11 +131,35 @@ def test_slot_decoder_answers_each_prompt_as_if_alone_whatever_the_arrival_order
             assert tag not in got
             got[tag] = tokens
         max_running = max(max_running, slots.running)
+    return got, steps, max_running
+
+
+@pytest.mark.parametrize("drafts", ["none", "learned", "noise"])
+def test_slot_decoder_answers_each_prompt_as_if_alone_whatever_the_arrival_order(tokenizer: Any, drafts: str) -> None:
+    """Also with speculative steps: guesses learned from earlier answers (most hold) or random guesses (few
+    hold) change how many steps an answer takes, never its tokens."""
+    model = random_model(tokenizer, "qwen2", seed=4)
+    fast = FastDecoder.for_model(model)
+    assert fast is not None
+    eos = tokenizer.eos_token_id
+    prompts = prompts_of(tokenizer, 9, seed=5)
+    limits = [3, 12, 7, 12, 1, 9, 12, 5, 12]
+    alone = [fast.greedy([p], lim, eos)[0] for p, lim in zip(prompts, limits)]
+    drafter = {"none": None, "learned": NgramDrafter(order=3), "noise": NoiseDrafter(len(tokenizer), 9)}[drafts]
+    slots = SlotDecoder(fast, slots=4, eos_id=eos, drafter=drafter, max_draft=5)
+    got, steps, max_running = run_arrivals(slots, prompts, limits)
     assert sorted(got) == list(range(60))
     for i, tokens in got.items():
         assert tokens == alone[i % 9], i
         assert len(tokens) <= limits[i % 9]
     assert max_running == 4  # the slots really filled up, and never beyond
+    _, plain_steps, _ = run_arrivals(SlotDecoder(fast, slots=4, eos_id=eos), prompts, limits)
+    if drafts == "none":
+        assert slots.drafted == 0 and steps == plain_steps
+    elif drafts == "learned":  # the answers repeat, so the guesses learned from the first ones mostly hold
+        assert slots.accepted > 0.5 * slots.drafted > 0 and steps < 0.7 * plain_steps
+    else:
+        assert slots.drafted > 100 and slots.accepted < 0.2 * slots.drafted
     with pytest.raises(ValueError, match="empty prompt"):
         slots.add([], 5, "x")
 
@@ -147,3 +180,20 @@ def test_clearing_a_slot_decoder_returns_every_tag_and_leaves_it_usable(tokenize
     while slots.busy():
         done += slots.step()
     assert done == [("after", fast.greedy([prompts[3]], 12, eos)[0])]
+
+
+def test_ngram_drafter_guesses_the_most_frequent_continuation_of_the_longest_known_context() -> None:
+    d = NgramDrafter(order=3)
+    eos = 0
+    d.add([5, 6, 7, eos])
+    d.add([5, 6, 7, eos])
+    d.add([5, 6, 8, 9, eos])
+    d.add([4, 6, 8, eos])
+    assert d.draft([], 10, stop=eos) == [5, 6, 7, eos]  # from the start: the most frequent answer, up to EOS
+    assert d.draft([4, 6], 10, stop=eos) == [8, eos]  # (4, 6) was followed by 8, though (6,) mostly by 7
+    assert d.draft([5, 6, 8], 1) == [9]
+    assert d.draft([1, 2], 5) == []  # an unknown context: no guess rather than a poor one
+    assert d.draft([], 2) == [5, 6]
+    capped = NgramDrafter(order=2, max_contexts=2)
+    capped.add([1, 2, 3, 4, 5])
+    assert len(capped) == 2

@@ -112,8 +112,12 @@ def test_continuous_batching_answers_as_if_alone_and_keeps_other_modes_apart(pre
     assert answers == [alone[q] for q in questions]
     assert beam.result() == beam_alone
     assert max(sizes) == 4  # steps ran with the slots full, never beyond
-    # a question's steps: one per token, so there are far more calls than questions
+    # a question's steps: at most a few tokens each, so there are more calls than questions
     assert len(sizes) > len(questions)
+    # steps were speculative (the default), and guesses learned from the first answers held for the repeats
+    assert stream.decoder.accepted > 0
+    plain = predictor.stream(4, speculative=False)
+    assert plain is not None and plain.decoder.drafter is None
 
 
 class FlakyStream:

@@ -120,6 +120,9 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
 @click.option("--fast-decoder/--no-fast-decoder", default=None,
               help="Greedy decoding on the fused fast path (Llama/Qwen2 float32 models); off: the transformers "
                    "forward (and per-call batching) [default: on for models under 30M parameters].")
+@click.option("--speculative/--no-speculative", default=True, show_default=True,
+              help="Continuous batching: each step also checks tokens guessed from earlier answers and keeps those "
+                   "the model agrees with (the same SQL in fewer steps).")
 @click.option("--batch-wait-ms", default=0.0, show_default=True, type=click.FloatRange(min=0, max=1000),
               help="Per-call batching under load: wait this long for a fuller batch.")
 @click.option("--device", default=None, help="torch device for the model [default: auto].")
@@ -129,7 +132,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
 def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: str | None, run_dir: Path | None,
               max_rows: int, timeout_s: float, max_batch: int, batching: str, batch_wait_ms: float,
               device: str | None, threads: int | None, guided: bool, model_process: bool | None,
-              fast_decoder: bool | None) -> None:
+              fast_decoder: bool | None, speculative: bool) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
     from sqldistill.errors import ConfigError
 
@@ -156,7 +159,7 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
         service = SqlService.load(model_dir, target, device=device, threads=threads, run_dir=run, max_batch=max_batch,
                                   batch_wait_s=batch_wait_ms / 1000, guided=guided,
                                   continuous=batching == "continuous", model_process=model_process,
-                                  fast_decoder=fast_decoder,
+                                  fast_decoder=fast_decoder, speculative=speculative,
                                   guard=Guardrails(max_rows_limit=max_rows, timeout_s=timeout_s,
                                                    default_rows=min(100, max_rows)))
     try:

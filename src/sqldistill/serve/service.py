@@ -110,7 +110,7 @@ class SqlService:
                  run_dir: str | Path | None = None, max_batch: int = 16,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, drift_ttl_s: float = 30.0,
                  batch_wait_s: float = 0.0, guided: bool = False, continuous: bool = True,
-                 worker: ModelWorker | None = None) -> None:
+                 speculative: bool = True, worker: ModelWorker | None = None) -> None:
         self.predictor = predictor
         self.guided = guided
         self.db = db
@@ -127,7 +127,7 @@ class SqlService:
             worker.on_batch = self._on_batch
             self.batcher = worker
         else:
-            stream = predictor.stream(max_batch) if continuous and hasattr(predictor, "stream") else None
+            stream = predictor.stream(max_batch, speculative) if continuous and hasattr(predictor, "stream") else None
             self.batcher = Batcher(self._generate_batch, max_batch=max_batch, on_batch=self._on_batch,
                                    linger_s=batch_wait_s, stream=stream)
         self.started = time.time()
@@ -179,7 +179,8 @@ class SqlService:
             try:
                 worker = ModelWorker(model_dir, device=device, threads=threads, fast_decoder=fast_decoder,
                                      max_batch=int(kwargs.get("max_batch", 16)),
-                                     continuous=bool(kwargs.get("continuous", True)))
+                                     continuous=bool(kwargs.get("continuous", True)),
+                                     speculative=bool(kwargs.get("speculative", True)))
             except BaseException:
                 if not isinstance(db_target, Database):
                     db.close()

@@ -32,7 +32,7 @@ START_TIMEOUT_S = 300.0
 
 
 def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_batch: int, continuous: bool,
-                fast_decoder: bool | None, conn: Any) -> None:
+                fast_decoder: bool | None, speculative: bool, conn: Any) -> None:
     """The worker process: load the model, then answer jobs from ``conn`` until told to stop."""
     from sqldistill.serve.batcher import Batcher
     from sqldistill.train.predict import Predictor
@@ -53,7 +53,7 @@ def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_bat
     def generate(questions: list[str], options: dict[str, Any]) -> list[list[str]]:
         return predictor.generate(questions, **options)
 
-    stream = predictor.stream(max_batch) if continuous else None
+    stream = predictor.stream(max_batch, speculative) if continuous else None
     batcher = Batcher(generate, max_batch=max_batch, stream=stream,
                       on_batch=lambda size, secs: send(("batch", size, secs)))
     try:  # the first question through the whole path pays for lazy set-up (cache allocation), not a user's
@@ -86,11 +86,12 @@ class ModelWorker:
 
     def __init__(self, model_dir: str | Path, *, device: str | None = None, threads: int | None = None,
                  max_batch: int = 16, continuous: bool = True, fast_decoder: bool | None = None,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
+                 speculative: bool = True, on_batch: Callable[[int, float], None] | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve_pipe, name="sqldistill-model",
-                                 args=(str(model_dir), device, threads, max_batch, continuous, fast_decoder, child), daemon=True)
+                                 args=(str(model_dir), device, threads, max_batch, continuous, fast_decoder,
+                                       speculative, child), daemon=True)
         self._proc.start()
         child.close()
         self.on_batch = on_batch

@@ -15,6 +15,8 @@ Contract (stable):
   (token ids), stopping at ``eos_id`` (not included). Same tokens as the transformers forward up to float
   rounding (tests compare both on tiny models of both shapes).
 - ``decoder.logits(prompts) -> Tensor``: next-token logits after each (left-padded) prompt, for checks.
+- ``SlotDecoder(decoder, slots, eos_id, drafter=None, max_draft=4)``: continuous batching (``add``/``step``/
+  ``clear``); with an ``NgramDrafter`` its steps are speculative (guessed tokens checked in one pass).
 
 The decoder shares the model's parameter tensors (it copies only the fused projection weights), so it must be
 rebuilt after the model is trained further.
@@ -177,11 +179,14 @@ class FastDecoder:
         return torch.matmul(probs, values.transpose(1, 2)).reshape(bsz, 1, self.n_heads, self.head_dim)
 
     def _forward(self, ids: Any, positions: Any, caches: list[tuple[Any, Any]], start: int,
-                 mask: Any, rows: tuple[Any, Any] | None = None, end: int | None = None) -> Any:
-        """Hidden state after the final norm for the last position of ``ids`` [B, Q].
+                 mask: Any, rows: tuple[Any, Any] | None = None, end: int | None = None,
+                 every: bool = False) -> Any:
+        """Hidden state after the final norm for the last position of ``ids`` [B, Q] (``every``: for all Q
+        positions, [B, Q, hidden]).
 
         K/V of the new tokens go to cache positions ``start:start+Q``, or with ``rows`` = (row indices, cache
-        indices) one token per row to its own index; attention then reads positions ``:end``."""
+        indices), both flat [B*Q] in row-major order, each token to its own row and index; attention then reads
+        positions ``:end``."""
         import torch
         import torch.nn.functional as F
 
@@ -206,9 +211,9 @@ class FastDecoder:
             if rows is None:
                 k_cache[:, start:end] = k_new
                 v_cache[:, start:end] = v_new
-            else:  # one new token per row, each row at its own cache index
-                k_cache.index_put_(rows, k_new[:, 0])
-                v_cache.index_put_(rows, v_new[:, 0])
+            else:  # each row's new tokens at that row's own cache indices
+                k_cache.index_put_(rows, k_new.reshape(-1, self.n_kv, self.head_dim))
+                v_cache.index_put_(rows, v_new.reshape(-1, self.n_kv, self.head_dim))
             if q_len == 1:
                 att = self._attend_one(q, k_cache[:, :end], v_cache[:, :end], mask)
             else:
@@ -219,7 +224,7 @@ class FastDecoder:
             x = self._unit_rms(h, layer["eps2"])
             gate, up = F.linear(x, layer["gu_w"], layer["gu_b"]).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, layer["down_w"], layer["down_b"])
-        return self._unit_rms(h[:, -1], self.norm_eps)
+        return self._unit_rms(h if every else h[:, -1], self.norm_eps)
 
     def _head(self, h: Any) -> Any:
         import torch.nn.functional as F
@@ -292,6 +297,73 @@ class FastDecoder:
         return out
 
 
+class NgramDrafter:
+    """Guesses how an answer goes on from answers seen before: a table from the last ``order`` tokens (fewer
+    when those were never seen, but at least two, the first of which may be the start of the answer) to the
+    token that most often came next. A model specialised to one schema writes a few query shapes over and over,
+    so the next tokens of an answer are often those of an earlier one; ``SlotDecoder`` checks every guess with
+    the model (the output is the model's own greedy answer either way) and keeps the guessed tokens it agrees
+    with, several per forward step.
+
+    ``add(tokens)`` learns a token sequence (an answer, ending with EOS when it ended there); ``draft(tokens,
+    k)`` returns up to ``k`` guessed next tokens after ``tokens`` (the answer so far). The table stops taking new
+    contexts at ``max_contexts`` (counts of known ones still change)."""
+
+    START = -1  # stands before the first token of every answer
+
+    def __init__(self, order: int = 4, max_contexts: int = 200_000) -> None:
+        self.order = max(2, order)
+        self.max_contexts = max_contexts
+        self.counts: dict[tuple[int, ...], dict[int, int]] = {}
+        self.best: dict[tuple[int, ...], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.best)
+
+    def add(self, tokens: list[int]) -> None:
+        seq = [self.START, *tokens]
+        for i in range(1, len(seq)):
+            nxt = seq[i]
+            for n in range(2, min(self.order, i) + 1):
+                key = tuple(seq[i - n:i])
+                counts = self.counts.get(key)
+                if counts is None:
+                    if len(self.best) >= self.max_contexts:
+                        continue
+                    counts = self.counts[key] = {}
+                counts[nxt] = counts.get(nxt, 0) + 1
+                best = self.best.get(key)
+                if best is None or (best != nxt and counts[nxt] > counts[best]):
+                    self.best[key] = nxt
+            if i == 1:  # the first token, after START alone
+                key = (self.START,)
+                counts = self.counts.setdefault(key, {})
+                counts[nxt] = counts.get(nxt, 0) + 1
+                best = self.best.get(key)
+                if best is None or (best != nxt and counts[nxt] > counts[best]):
+                    self.best[key] = nxt
+
+    def draft(self, tokens: list[int], k: int, stop: int | None = None) -> list[int]:
+        """Up to ``k`` guessed tokens after ``tokens``; ends early at ``stop`` (EOS) or an unknown context."""
+        ctx = [self.START, *tokens][-self.order:]
+        out: list[int] = []
+        while len(out) < k:
+            nxt = None
+            for n in range(min(self.order, len(ctx)), 0, -1):
+                if n == 1 and ctx[-1] != self.START:
+                    break
+                nxt = self.best.get(tuple(ctx[-n:]))
+                if nxt is not None:
+                    break
+            if nxt is None:
+                break
+            out.append(nxt)
+            if nxt == stop:
+                break
+            ctx.append(nxt)
+        return out
+
+
 class SlotDecoder:
     """Continuous greedy decoding: prompts join and leave a running batch between steps.
 
@@ -299,12 +371,23 @@ class SlotDecoder:
     step, then advances every running prompt by one token and returns those that finished (EOS or their token
     limit). A short answer therefore leaves as soon as it is done instead of waiting for the longest one in its
     batch, and a question that arrives mid-way starts at the next step. The batch covers slots up to the highest
-    one in use, so one question alone costs what it costs alone. Not thread-safe: one thread drives it."""
+    one in use, so one question alone costs what it costs alone. Not thread-safe: one thread drives it.
 
-    def __init__(self, decoder: FastDecoder, slots: int = 16, eos_id: int = 0) -> None:
+    With a ``drafter`` (``NgramDrafter``; every finished answer teaches it) a step is speculative: each running
+    prompt appends up to ``max_draft`` guessed tokens to its last one, one forward pass scores them all, and
+    the prompt keeps the guesses the model's own greedy choice agrees with plus the model's next token, so a
+    step can advance a prompt by several tokens. The tokens are the same as without a drafter (up to float
+    rounding between batch shapes); ``drafted``/``accepted`` count guesses made and kept."""
+
+    def __init__(self, decoder: FastDecoder, slots: int = 16, eos_id: int = 0,
+                 drafter: NgramDrafter | None = None, max_draft: int = 4) -> None:
         self.d = decoder
         self.slots = max(1, slots)
         self.eos_id = eos_id
+        self.drafter = drafter
+        self.max_draft = max(0, max_draft)
+        self.drafted = 0
+        self.accepted = 0
         self.capacity = 0
         self.caches: list[tuple[Any, Any]] = []
         self.valid: Any = None  # [slots, capacity] bool: which cache positions hold a real token
@@ -401,12 +484,15 @@ class SlotDecoder:
             self.last[slot] = token
         if token == self.eos_id or len(self.tokens[slot]) >= self.limit[slot]:
             done = (self.tag[slot], self.tokens[slot])
+            if self.drafter is not None:
+                self.drafter.add(self.tokens[slot] + ([token] if token == self.eos_id else []))
             self.tag[slot], self.tokens[slot] = None, []
             return done
         return None
 
     def step(self) -> list[tuple[Any, list[int]]]:
-        """Admit waiting prompts, advance every running one by a token; returns the (tag, tokens) that finished."""
+        """Admit waiting prompts, advance every running one by a token (or several, when a drafter's guesses
+        hold); returns the (tag, tokens) that finished."""
         import torch
 
         with torch.inference_mode():
@@ -415,28 +501,57 @@ class SlotDecoder:
             if not live:
                 return finished
             top = live[-1] + 1  # rows 0..top-1; free rows in between compute a throwaway token
-            lengths = torch.tensor(self.length[:top], device=self.d.device)
-            rows = torch.arange(top, device=self.d.device)
-            self.valid[rows, lengths] = True
-            end = max(self.length[:top]) + 1
-            ids = torch.tensor(self.last[:top], device=self.d.device).unsqueeze(1)
-            positions = torch.tensor(self.position[:top], device=self.d.device).unsqueeze(1)
-            mask = self.valid[:top, None, None, :end]
+            drafts: dict[int, list[int]] = {}
+            if self.drafter is not None and self.max_draft:
+                for slot in live:
+                    room = self.limit[slot] - len(self.tokens[slot]) - 1  # the model's own token comes on top
+                    if room > 0:
+                        guess = self.drafter.draft(self.tokens[slot], min(self.max_draft, room), self.eos_id)
+                        if guess:
+                            drafts[slot] = guess
+            q_len = 1 + max((len(g) for g in drafts.values()), default=0)
+            dev = self.d.device
+            self._ensure(max(self.length[:top]) + q_len)
+            lengths = torch.tensor(self.length[:top], device=dev)
+            index = lengths[:, None] + torch.arange(q_len, device=dev)  # [top, Q]: each new token's cache index
+            rows = torch.arange(top, device=dev)[:, None].expand(top, q_len)
+            self.valid[rows, index] = True
+            end = max(self.length[:top]) + q_len
+            ids = torch.tensor([[self.last[s], *drafts.get(s, [])] + [self.last[s]] * (q_len - 1 - len(drafts.get(s, [])))
+                                for s in range(top)], device=dev)
+            positions = torch.tensor(self.position[:top], device=dev)[:, None] + torch.arange(q_len, device=dev)
+            if q_len == 1:
+                mask = self.valid[:top, None, None, :end]
+            else:  # a new token sees the row's earlier tokens and the new ones up to itself
+                upto = torch.arange(end, device=dev)[None, None, :] <= index[:, :, None]
+                mask = (self.valid[:top, None, :end] & upto).unsqueeze(1)
             caches = [(k[:top], v[:top]) for k, v in self.caches]
-            h = self.d._forward(ids, positions, caches, 0, mask, rows=(rows, lengths), end=end)
-            nxt = self.d._head(h).argmax(-1).tolist()
-            for slot in range(top):
-                self.length[slot] += 1
-                self.position[slot] += 1
+            h = self.d._forward(ids, positions, caches, 0, mask, rows=(rows.reshape(-1), index.reshape(-1)),
+                                end=end, every=True)
+            choice = self.d._head(h).argmax(-1).tolist()  # [top][Q]: the model's token after each input
             for slot in live:
-                done = self._take(slot, nxt[slot])
-                if done is not None:
-                    finished.append(done)
+                guess = drafts.get(slot, [])
+                self.drafted += len(guess)
+                j = 0
+                while True:
+                    done = self._take(slot, choice[slot][j])
+                    if done is not None:
+                        finished.append(done)
+                        break
+                    if j < len(guess) and guess[j] == choice[slot][j]:
+                        j += 1  # the guess was the model's choice: its K/V are right, read on
+                        continue
+                    break
+                self.accepted += j
+                # inputs 0..j (the last token and j kept guesses) stay; the rest of this row's new cache goes
+                self.valid[slot, self.length[slot] + j + 1: self.length[slot] + q_len] = False
+                self.length[slot] += j + 1
+                self.position[slot] += j + 1
             for slot in range(top):
-                if self.tag[slot] is None:  # a free row's throwaway token must not stay visible
+                if self.tag[slot] is None:  # a free row's throwaway tokens must not stay visible
                     self.valid[slot] = False
                     self.length[slot] = self.position[slot] = 0
             return finished
 
 
-__all__ = ["FastDecoder", "SlotDecoder", "unsupported_reason"]
+__all__ = ["FastDecoder", "NgramDrafter", "SlotDecoder", "unsupported_reason"]

@@ -13,8 +13,10 @@ Contract (stable):
   to the better-ranked candidate; when every candidate fails, the first one is returned with ``result=None``.
   A model directory with a retrieval memory (``retrieval``) adds its ``memory_k`` nearest training queries,
   values filled in from the question, as weighted candidates to that vote.
-- ``predictor.stream(slots=16) -> GreedyStream | None``: continuous greedy decoding (questions join and leave
-  a running batch between steps), for models with the fast path; used by the server.
+- ``predictor.stream(slots=16, speculative=True) -> GreedyStream | None``: continuous greedy decoding
+  (questions join and leave a running batch between steps), for models with the fast path; used by the server.
+  ``speculative``: each step also checks tokens guessed from earlier answers and from the retrieval memory's
+  SQL (``fastdecode.NgramDrafter``) and keeps those the model agrees with: the same answers in fewer steps.
 
 Generation is serialised by a lock, so one Predictor can be shared by threads. Greedy decoding of Llama- and
 Qwen2-shaped float32 models runs on ``fastdecode.FastDecoder`` (the model's weights in a few fused tensor calls
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqldistill.data.prompt import extract_sql, render_prompt
+from sqldistill.data.prompt import extract_sql, render_completion, render_prompt
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
 from sqldistill.records import ExecResult, Schema
@@ -43,6 +45,7 @@ from sqldistill.train.modeldir import meta_prompt_format, meta_schema, read_mode
 
 if TYPE_CHECKING:
     from sqldistill.db import Database
+    from sqldistill.train.fastdecode import NgramDrafter
     from sqldistill.train.retrieval import RetrievalIndex
 
 MODES = ("greedy", "beam", "sample")
@@ -115,13 +118,14 @@ class GreedyStream:
     the questions that finished; ``candidates`` is what ``generate`` returns for that question in greedy mode.
     Driven by one thread; each step holds the predictor's lock, so other callers interleave between steps."""
 
-    def __init__(self, predictor: Predictor, slots: int) -> None:
+    def __init__(self, predictor: Predictor, slots: int, speculative: bool = True) -> None:
         from sqldistill.train.fastdecode import SlotDecoder
 
         assert predictor.fast is not None
         self.predictor = predictor
         self.slots = slots
-        self.decoder = SlotDecoder(predictor.fast, slots=slots, eos_id=predictor.eos_id)
+        drafter = predictor.drafter() if speculative else None
+        self.decoder = SlotDecoder(predictor.fast, slots=slots, eos_id=predictor.eos_id, drafter=drafter)
 
     @staticmethod
     def accepts(options: dict[str, Any]) -> bool:
@@ -332,9 +336,21 @@ class Predictor:
                 seen.setdefault(sql, None)
         return list(seen) or [""]
 
-    def stream(self, slots: int = 16) -> GreedyStream | None:
-        """Continuous greedy decoding over ``slots`` concurrent questions, when the model has the fast path."""
-        return GreedyStream(self, slots) if self.fast is not None else None
+    def stream(self, slots: int = 16, speculative: bool = True) -> GreedyStream | None:
+        """Continuous greedy decoding over ``slots`` concurrent questions, when the model has the fast path;
+        ``speculative``: with guessed tokens checked by the model (``drafter``), same answers in fewer steps."""
+        return GreedyStream(self, slots, speculative) if self.fast is not None else None
+
+    def drafter(self, max_pairs: int = 20_000) -> NgramDrafter:
+        """A ``fastdecode.NgramDrafter`` that knows the SQL of up to ``max_pairs`` training pairs of the
+        retrieval memory (when the model has one); it goes on learning from every answer decoded with it."""
+        from sqldistill.train.fastdecode import NgramDrafter
+
+        drafter = NgramDrafter()
+        for pair in (self.memory.pairs[:max_pairs] if self.memory is not None else []):
+            ids = self.tokenizer(render_completion(pair["sql"]), add_special_tokens=False)["input_ids"]
+            drafter.add([*ids, self.eos_id])
+        return drafter
 
     def predict(
         self,
