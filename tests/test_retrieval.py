@@ -105,11 +105,21 @@ def test_vote_weights_rank_similarity_and_grounding() -> None:
     q = "singers from France"
     got = dict(vote_weights(["SELECT name FROM singer", "SELECT age FROM singer"], [("SELECT name FROM singer WHERE country = 'France'", 0.9),
                                                         ("SELECT name FROM singer WHERE country = 'Peru'", 0.9),
-                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2, student_weight=0.5))
+                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2, student_weight=0.5,
+                                                        cue_weight=0.0))
     assert got["SELECT name FROM singer"] == 0.5 and got["SELECT age FROM singer"] == 0.25
     assert got["SELECT name FROM singer WHERE country = 'France'"] == pytest.approx(1.0)
     assert got["SELECT name FROM singer WHERE country = 'Peru'"] == pytest.approx(0.2)
     assert got["SELECT count(*) FROM singer"] == pytest.approx(math.exp(-2))
+
+
+def test_vote_weights_favour_the_shape_the_question_asks_for() -> None:
+    q = "List the names of singers in ascending order of age."
+    plain, ordered = "SELECT Name FROM singer", "SELECT Name FROM singer ORDER BY Age"
+    got = dict(vote_weights([plain], [(ordered, 0.9)], q, tau=0.05, student_weight=1.0, cue_weight=1.0))
+    assert got[ordered] == pytest.approx(math.e) and got[plain] == pytest.approx(math.exp(-1))
+    off = dict(vote_weights([plain], [(ordered, 0.9)], q, tau=0.05, student_weight=1.0, cue_weight=0.0))
+    assert off[ordered] == off[plain] == pytest.approx(1.0)
 
 
 @pytest.mark.skipif(not minilm_available(), reason="the optional MiniLM package is not installed")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqldistill.errors import ModelError
+from sqldistill.sql.cues import cue_agreement
 from sqldistill.sql.grounding import contains_words, numbers_in, quoted_string, ungrounded_literals
 
 if TYPE_CHECKING:
@@ -320,9 +321,12 @@ def fill_values(sql: str, question: str, values: dict[str, list[str]]) -> str | 
 
 
 def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str,
-                 tau: float = 0.05, ungrounded: float = 0.1, student_weight: float = 0.5) -> list[tuple[str, float]]:
+                 tau: float = 0.05, ungrounded: float = 0.1, student_weight: float = 0.5,
+                 cue_weight: float = 0.5) -> list[tuple[str, float]]:
     """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
-    the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that.
+    the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that,
+    and every vote is multiplied by ``exp(cue_weight * cue_agreement)`` (``sql.cues``: does the query have the
+    shape the question's words ask for: an order, a count, a negation, one column or several, ...).
 
     Defaults from sweeps over the open-dev databases' human questions with 1M-parameter students
     (bench/open_dev.py models): the memory's nearest queries are right more often than the small decoder's, so a
@@ -334,4 +338,5 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
         top = retrieved[0][1]
         for sql, sim in retrieved:
             out.append((sql, math.exp((sim - top) / tau)))
-    return [(sql, w * (1.0 if not ungrounded_literals(sql, question) else ungrounded)) for sql, w in out]
+    return [(sql, w * (1.0 if not ungrounded_literals(sql, question) else ungrounded)
+             * (math.exp(cue_weight * cue_agreement(question, sql)) if cue_weight else 1.0)) for sql, w in out]

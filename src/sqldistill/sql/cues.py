@@ -1,0 +1,107 @@
+"""Does a query have the shape its question asks for? Word cues of the question against clauses of the SQL.
+
+Execution-guided selection weighs candidates from the decoder and from the retrieval memory; many wrong
+winners are right about tables and columns but wrong about shape: a listing where the question says "in
+ascending order of age", ``= 'X'`` where it says "is not X", a plain listing where it asks "how many". Each cue
+below pairs English phrasings with the SQL construct that expresses them; ``cue_agreement`` counts a point
+for every cue the question raises and the SQL has, takes one off for every cue raised and missing, and (for
+cues whose construct a query should not use unasked) one off for the construct present without its cue. A
+query that returns several columns loses a point when the question asks for several things in no way at all
+(no "and", "with", "their", comma, ...): "the most common citizenship" wants the citizenship, not its count too.
+
+These are generic English-to-SQL correspondences, not facts about any database.
+
+Contract (stable): ``cue_agreement(question, sql) -> int`` (0 when nothing is cued either way);
+``question_cues(question) -> frozenset[str]``; ``sql_constructs(sql) -> frozenset[str]``, over the names in
+``CUES``; ``select_width(sql) -> int``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    question: re.Pattern[str]  # phrasings in the question
+    sql: re.Pattern[str]  # the construct in the SQL (string literals removed first)
+    unasked_penalty: bool  # a query with the construct but no cue for it loses a point
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+_SUPERLATIVE = (r"most|least|highest|lowest|largest|smallest|youngest|oldest|biggest|greatest|fewest|longest|"
+                r"shortest|top|earliest|latest|maximum|minimum|max|min|best|worst|newest|cheapest|heaviest|"
+                r"lightest|tallest")
+
+CUES: tuple[Cue, ...] = (
+    Cue("order", _re(rf"\b(order|ordered|sorted|sort|ascending|descending|alphabetical(ly)?|ranked|"
+                     rf"{_SUPERLATIVE})\b"),
+        _re(r"\border\s+by\b|\b(max|min)\s*\("), True),
+    Cue("count", _re(r"\bhow many\b|\bnumber of\b|\bcount(s|ed)?\b"), _re(r"\bcount\s*\("), True),
+    Cue("negation", _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b"),
+        _re(r"\bnot\b|!=|<>|\bexcept\b"), True),
+    Cue("average", _re(r"\b(average|mean|avg)\b"), _re(r"\bavg\s*\("), True),
+    Cue("total", _re(r"\b(total|sum|combined|overall)\b"), _re(r"\b(sum|count)\s*\("), False),
+    Cue("comparison", _re(r"\b(at least|at most|more than|less than|fewer than|greater than|larger than|"
+                          r"smaller than|bigger than|higher than|lower than|above|below|over|under|exceed(s|ing)?|"
+                          r"between|before|after|older than|younger than|longer than|shorter than)\b"),
+        _re(r"[<>]|\bbetween\b"), True),
+    Cue("either", _re(r"\beither\b"), _re(r"\bor\b|\bin\s*\(|\bunion\b"), False),
+    Cue("distinct", _re(r"\b(distinct|different|unique)\b"), _re(r"\bdistinct\b|\bgroup\s+by\b"), False),
+    Cue("per", _re(r"\b(per|for each|for every)\b"), _re(r"\bgroup\s+by\b"), False),
+)
+
+# a question that asks for more than one thing says so
+_SEVERAL = _re(r"\b(and|with|along|as well as|together|respectively|both|plus|their|its)\b|,")
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+@lru_cache(maxsize=4096)
+def question_cues(question: str) -> frozenset[str]:
+    text = _LITERAL.sub(" ", question)  # a quoted value ("... is not 'No Name'") is not a cue
+    return frozenset(c.name for c in CUES if c.question.search(text))
+
+
+@lru_cache(maxsize=16384)
+def sql_constructs(sql: str) -> frozenset[str]:
+    text = _LITERAL.sub("''", sql)
+    return frozenset(c.name for c in CUES if c.sql.search(text))
+
+
+@lru_cache(maxsize=16384)
+def select_width(sql: str) -> int:
+    """How many expressions the query's (first) SELECT returns; 1 when it cannot be parsed."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except (ParseError, TokenError, ValueError):
+        return 1
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    return len(tree.expressions) if isinstance(tree, exp.Select) else 1
+
+
+def cue_agreement(question: str, sql: str) -> int:
+    asked, has = question_cues(question), sql_constructs(sql)
+    score = 0
+    if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
+        score -= 1
+    for cue in CUES:
+        if cue.name in asked:
+            score += 1 if cue.name in has else -1
+        elif cue.unasked_penalty and cue.name in has:
+            score -= 1
+    return score
+
+
+__all__ = ["CUES", "Cue", "cue_agreement", "question_cues", "select_width", "sql_constructs"]
