@@ -43,6 +43,7 @@ CUES: tuple[Cue, ...] = (
     Cue("order", _re(rf"\b(order|ordered|sorted|sort|ascending|descending|alphabetical(ly)?|ranked|"
                      rf"{_SUPERLATIVE})\b"),
         _re(r"\border\s+by\b|\b(max|min)\s*\("), True),
+    Cue("descending", _re(r"\b(descending|decreasing|reverse|reversed)\b"), _re(r"\bdesc\b"), False),
     Cue("count", _re(r"\bhow many\b|\bnumber of\b|\bcount(s|ed)?\b"), _re(r"\bcount\s*\("), True),
     Cue("negation", _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b"),
         _re(r"\bnot\b|!=|<>|\bexcept\b"), True),

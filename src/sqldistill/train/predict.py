@@ -12,7 +12,8 @@ Contract (stable):
   execute) are dropped and the SQL whose result most candidates agree on wins (``db.same_result``), ties going
   to the better-ranked candidate; when every candidate fails, the first one is returned with ``result=None``.
   A model directory with a retrieval memory (``retrieval``) adds its ``memory_k`` nearest training queries,
-  values filled in from the question, as weighted candidates to that vote.
+  values filled in from the question, as weighted candidates to that vote, with repairs of every candidate
+  toward the columns and sort the question names (``retrieval.vote_weights``).
 - ``predictor.stream(slots=16, speculative=True) -> GreedyStream | None``: continuous greedy decoding
   (questions join and leave a running batch between steps), for models with the fast path; used by the server.
   ``speculative``: each step also checks tokens guessed from earlier answers and from the retrieval memory's
@@ -378,7 +379,7 @@ class Predictor:
 
             with self._lock:
                 retrieved = self.memory.candidates(question, memory_k)
-            voted = vote_weights(cands, retrieved, question)
+            voted = vote_weights(cands, retrieved, question, schema=self.schema, values=self.memory.values)
             cands, weights = [c for c, _ in voted], [w for _, w in voted]
         sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)

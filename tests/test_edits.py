@@ -1,0 +1,104 @@
+"""Repairs of a candidate query toward the columns and sort its question names, on a real Spider schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqldistill.db import reflect
+from sqldistill.sql.edits import named_columns, projection_agreement, repairs
+
+
+@pytest.fixture(scope="module")
+def schema(spider_dir: Path) -> Any:
+    name = "student_transcripts_tracking"
+    return reflect(str(spider_dir / "database" / name / f"{name}.sqlite"))
+
+
+def test_the_columns_the_question_names_replace_the_returned_ones(schema: Any) -> None:
+    q = "What are all the addresses including line 1 and line 2?"
+    assert named_columns(q, "SELECT DISTINCT line_1 FROM Addresses", schema) == [("Addresses", "line_1"),
+                                                                                  ("Addresses", "line_2")]
+    assert repairs(q, "SELECT DISTINCT line_1 FROM Addresses", schema) == ["SELECT DISTINCT line_1, line_2 FROM Addresses"]
+    q = "What are the names and descriptions of all the sections?"
+    assert repairs(q, "SELECT other_details, section_name, section_description FROM Sections", schema) == [
+        "SELECT section_name, section_description FROM Sections"]
+    # aliased tables keep their aliases, in the question's order
+    sql = ("SELECT T1.department_description FROM Departments AS T1 JOIN Degree_Programs AS T2 "
+           "ON T1.department_id = T2.department_id")
+    got = repairs("List the department name and id of departments offering degrees.", sql, schema)
+    assert got == [sql.replace("T1.department_description", "T1.department_name, T1.department_id")]
+
+
+def test_columns_used_only_to_filter_are_not_returned(schema: Any) -> None:
+    sql = "SELECT section_name FROM Sections WHERE section_description = 'x'"
+    assert repairs("What are the names of sections whose description is x?", sql, schema) == []
+
+
+def test_the_sort_follows_an_explicit_direction(schema: Any) -> None:
+    sql = "SELECT section_name FROM Sections ORDER BY section_name"
+    assert repairs("List the section names in reverse alphabetical order.", sql, schema) == [
+        "SELECT section_name FROM Sections ORDER BY section_name DESC"]
+    assert repairs("List the section names in alphabetical order.", sql, schema) == []
+    desc = "SELECT section_name FROM Sections ORDER BY section_name DESC"
+    assert repairs("List the section names in ascending order.", desc, schema) == [
+        "SELECT section_name FROM Sections ORDER BY section_name ASC"]
+
+
+def test_nothing_to_repair_and_unparsable_sql_give_nothing(schema: Any) -> None:
+    assert repairs("How many courses are there?", "SELECT count(*) FROM Courses", schema) == []
+    assert repairs("What are the names of all courses?", "SELECT course_name FROM Courses", schema) == []
+    assert repairs("anything", "SELEC ((", schema) == []
+    assert projection_agreement("anything", "SELEC ((", schema) == 0
+
+
+def test_projection_agreement_counts_named_minus_unnamed_columns(schema: Any) -> None:
+    q = "What are the names and descriptions of all the sections?"
+    assert projection_agreement(q, "SELECT section_name, section_description FROM Sections", schema) == 2
+    assert projection_agreement(q, "SELECT other_details, section_name FROM Sections", schema) == 0
+    assert projection_agreement(q, "SELECT count(*) FROM Sections", schema) == 0
+
+
+def test_vote_weights_add_repairs_and_favour_the_named_columns(schema: Any) -> None:
+    import math
+
+    from sqldistill.train.retrieval import vote_weights
+
+    q = "What are all the addresses including line 1 and line 2?"
+    got = dict(vote_weights([], [("SELECT DISTINCT line_1 FROM Addresses", 0.9)], q, cue_weight=0.0, schema=schema,
+                            link_weight=0.5))
+    assert got["SELECT DISTINCT line_1 FROM Addresses"] == pytest.approx(math.exp(0.5))
+    assert got["SELECT DISTINCT line_1, line_2 FROM Addresses"] == pytest.approx(math.exp(1.0))
+    without = dict(vote_weights([], [("SELECT DISTINCT line_1 FROM Addresses", 0.9)], q, cue_weight=0.0))
+    assert list(without) == ["SELECT DISTINCT line_1 FROM Addresses"]
+
+
+def test_a_value_the_question_names_becomes_a_filter(schema: Any) -> None:
+    values = {"addresses.city": ["Port Chelsea", "Goodwinhaven"], "departments.department_name": ["art", "computer science"]}
+    assert repairs("What is the zip code for Port Chelsea?", "SELECT zip_postcode FROM Addresses", schema, values) == [
+        "SELECT zip_postcode FROM Addresses WHERE city = 'Port Chelsea'"]
+    sql = ("SELECT count(*) FROM Departments AS T1 JOIN Degree_Programs AS T2 ON T1.department_id = T2.department_id")
+    q = "How many degrees does the computer science department offer?"
+    assert repairs(q, sql, schema, values) == [
+        "SELECT COUNT(*) FROM Departments AS T1 JOIN Degree_Programs AS T2 ON T1.department_id = T2.department_id "
+        "WHERE T1.department_name = 'computer science'"]
+    # already filtered on that column (its value is filled in elsewhere), or the value already there: no repair
+    assert repairs(q, sql + " WHERE T1.department_name = 'art'", schema, values) == []
+    assert repairs("Which cities are there besides Goodwinhaven?",
+                   "SELECT city FROM Addresses WHERE city != 'Goodwinhaven'", schema, values) == []
+    assert repairs("What is the zip code for Port Chelsea?", "SELECT zip_postcode FROM Addresses", schema) == []
+
+
+def test_a_plain_listing_is_aggregated_the_way_the_question_asks(spider_dir: Path) -> None:
+    poker = reflect(str(spider_dir / "database" / "poker_player" / "poker_player.sqlite"))
+    assert repairs("Return the average earnings of all poker players.", "SELECT Earnings FROM poker_player",
+                   poker) == ["SELECT AVG(Earnings) FROM poker_player"]
+    assert repairs("How many different nationalities are there?", "SELECT DISTINCT Nationality FROM people",
+                   poker) == ["SELECT COUNT(DISTINCT Nationality) FROM people"]
+    assert repairs("How many people are there?", "SELECT Name FROM people ORDER BY Name", poker) == [
+        "SELECT COUNT(*) FROM people"]
+    # a text column is not averaged; an aggregated query is left alone
+    assert repairs("What is the average nationality?", "SELECT Nationality FROM people", poker) == []
+    assert repairs("How many people are there?", "SELECT count(*) FROM people", poker) == []
