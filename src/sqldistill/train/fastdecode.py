@@ -517,8 +517,11 @@ class SlotDecoder:
             rows = torch.arange(top, device=dev)[:, None].expand(top, q_len)
             self.valid[rows, index] = True
             end = max(self.length[:top]) + q_len
-            ids = torch.tensor([[self.last[s], *drafts.get(s, [])] + [self.last[s]] * (q_len - 1 - len(drafts.get(s, [])))
-                                for s in range(top)], device=dev)
+            rows_in: list[list[int]] = []
+            for slot in range(top):  # the last token, its guesses, then filler whose results are dropped
+                inputs = [self.last[slot], *drafts.get(slot, [])]
+                rows_in.append(inputs + [self.last[slot]] * (q_len - len(inputs)))
+            ids = torch.tensor(rows_in, device=dev)
             positions = torch.tensor(self.position[:top], device=dev)[:, None] + torch.arange(q_len, device=dev)
             if q_len == 1:
                 mask = self.valid[:top, None, None, :end]
