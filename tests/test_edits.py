@@ -102,3 +102,18 @@ def test_a_plain_listing_is_aggregated_the_way_the_question_asks(spider_dir: Pat
     # a text column is not averaged; an aggregated query is left alone
     assert repairs("What is the average nationality?", "SELECT Nationality FROM people", poker) == []
     assert repairs("How many people are there?", "SELECT count(*) FROM people", poker) == []
+
+
+def test_negation_and_grouping_are_repaired(spider_dir: Path) -> None:
+    def load(name: str) -> Any:
+        return reflect(str(spider_dir / "database" / name / f"{name}.sqlite"))
+
+    singer, teach = load("singer"), load("course_teach")
+    assert repairs('List the singers whose citizenship is not "France".',
+                   "SELECT Name FROM singer WHERE Citizenship = 'France'", singer) == [
+        "SELECT Name FROM singer WHERE Citizenship <> 'France'"]
+    assert repairs("List the singers whose citizenship is France.",
+                   "SELECT Name FROM singer WHERE Citizenship = 'France'", singer) == []
+    assert repairs("For each hometown, how many teachers are there?", "SELECT count(*) FROM teacher", teach) == [
+        "SELECT Hometown, COUNT(*) FROM teacher GROUP BY Hometown"]
+    assert repairs("How many teachers are there?", "SELECT count(*) FROM teacher", teach) == []

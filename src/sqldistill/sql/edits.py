@@ -221,6 +221,70 @@ def _aggregate_repairs(question: str, tree: Any, schema: Schema) -> list[str]:
     return out
 
 
+_PER = re.compile(r"\b(?:for each|for every|per|of each|in each|by each|each)\s+([a-z][\w ]*)", re.I)
+
+
+def _negation_repairs(question: str, tree: Any) -> list[str]:
+    """``col = 'v'`` -> ``col != 'v'`` when the question negates and the query does not (and 'v' is in the
+    question). (Dropping a filter the question never asked for was tried: on the synthesizer's held-out
+    questions it chose worse.)"""
+    from sqlglot import exp
+
+    from sqldistill.sql.cues import question_cues, sql_constructs
+    from sqldistill.sql.grounding import ungrounded_literals
+
+    where = tree.args.get("where")
+    if where is None:
+        return []
+    asked = question_cues(question)
+    text = tree.sql(dialect="sqlite")
+    out = []
+    if "negation" in asked and "negation" not in sql_constructs(text):
+        equals = [e for e in where.find_all(exp.EQ) if isinstance(e.this, exp.Column)
+                  and isinstance(e.expression, exp.Literal)]
+        if len(equals) == 1 and not ungrounded_literals(equals[0].expression.sql(dialect="sqlite"), question):
+            edit = tree.copy()
+            target = next(e for e in edit.args["where"].find_all(exp.EQ) if e == equals[0])
+            target.replace(exp.NEQ(this=target.this.copy(), expression=target.expression.copy()))
+            out.append(edit.sql(dialect="sqlite"))
+    return out
+
+
+def _group_repairs(question: str, tree: Any, schema: Schema) -> list[str]:
+    """An aggregate-only query grouped by the column the question counts "for each" / "per"."""
+    from sqlglot import exp
+
+    if tree.args.get("group") is not None or not tree.expressions:
+        return []
+    if not all(isinstance(e, exp.AggFunc) for e in tree.expressions):
+        return []
+    m = _PER.search(question)
+    if m is None:
+        return []
+    tail = m.group(1)
+    spelled = {(t.alias or t.name).lower(): (t.alias or t.name) for t in tree.find_all(exp.Table)}
+    tables = _tables(tree, schema)
+    all_tables = tuple(t.name.lower() for t in schema.tables)
+    best: tuple[int, str, str] | None = None
+    for alias, name in tables.items():
+        table = _table(schema, name)
+        if table is None:
+            continue
+        for col in table.columns:
+            for phrase in column_phrases(col.name, table.name, all_tables):
+                if _mentions(tail, phrase) == 0 and (best is None or len(phrase) > best[0]):
+                    best = (len(phrase), spelled.get(alias, alias), col.name)
+    if best is None:
+        return []
+    _, alias, col = best
+    qualified = len(tables) > 1 or any(c.table for c in tree.find_all(exp.Column))
+    key = exp.column(col, table=alias if qualified else None)
+    edit = tree.copy()
+    edit.set("expressions", [key.copy(), *[e.copy() for e in tree.expressions]])
+    edit.set("group", exp.Group(expressions=[key]))
+    return [edit.sql(dialect="sqlite")]
+
+
 def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]] | None = None) -> list[str]:
     """Variants of ``sql`` that return the columns the question names, or sort the way it says, or (with the
     database's ``values``, ``{"table.column": [text values]}``) filter on a value it names and ``sql`` lacks."""
@@ -242,6 +306,8 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
             edit.set("expressions", [exp.column(col, table=alias if qualified else None) for alias, col in named])
             out.append(edit.sql(dialect="sqlite"))
     out += _aggregate_repairs(question, tree, schema)
+    out += _negation_repairs(question, tree)
+    out += _group_repairs(question, tree, schema)
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
         key = order.expressions[0]
