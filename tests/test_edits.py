@@ -117,3 +117,18 @@ def test_negation_and_grouping_are_repaired(spider_dir: Path) -> None:
     assert repairs("For each hometown, how many teachers are there?", "SELECT count(*) FROM teacher", teach) == [
         "SELECT Hometown, COUNT(*) FROM teacher GROUP BY Hometown"]
     assert repairs("How many teachers are there?", "SELECT count(*) FROM teacher", teach) == []
+
+
+def test_repairs_are_written_in_the_database_dialect() -> None:
+    from sqldistill.records import Column, Schema, Table
+
+    table = Table("orders", [Column("id", "INT", primary_key=True), Column("status", "VARCHAR(20)"),
+                             Column("amount", "DECIMAL(10,2)")])
+    mysql = Schema("shop", "mysql", [table])
+    q = "List the status of orders by amount in descending order."
+    # MySQL quotes names with backticks; a double-quoted name would be a string there
+    assert repairs(q, "SELECT `status` FROM orders ORDER BY amount", mysql) == [
+        "SELECT `status` FROM orders ORDER BY amount DESC"]
+    postgres = Schema("shop", "postgresql", [table])
+    assert repairs("What is the average amount of orders?", 'SELECT "amount" FROM orders', postgres) == [
+        'SELECT AVG("amount") FROM orders']

@@ -41,13 +41,20 @@ def _mentions(question: str, phrase: str) -> int | None:
     return best
 
 
+def _glot(schema: Schema) -> str:
+    """The sqlglot dialect of the schema's database: repairs are read and written in it."""
+    from sqldistill.sql.safety import SQLGLOT_DIALECT
+
+    return SQLGLOT_DIALECT.get(schema.dialect, schema.dialect)
+
+
 @lru_cache(maxsize=4096)
-def _parse(sql: str) -> Any:
+def _parse(sql: str, dialect: str = "sqlite") -> Any:
     import sqlglot
     from sqlglot.errors import ParseError, TokenError
 
     try:
-        return sqlglot.parse_one(sql, read="sqlite")
+        return sqlglot.parse_one(sql, read=dialect)
     except (ParseError, TokenError, ValueError):
         return None
 
@@ -83,7 +90,7 @@ def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, st
     it also returns it; of several columns named by the same words the longest phrase wins."""
     from sqlglot import exp
 
-    tree = _parse(sql)
+    tree = _parse(sql, _glot(schema))
     if not isinstance(tree, exp.Select):
         return []
     tables = _tables(tree, schema)
@@ -165,7 +172,7 @@ def _condition_repairs(question: str, tree: Any, schema: Schema, values: dict[st
     columns = [(spelled.get(alias, alias), f"{name.lower()}.{col.name.lower()}")
                for alias, name in tables.items() if (table := _table(schema, name)) is not None
                for col in table.columns]
-    text = tree.sql(dialect="sqlite").lower()
+    text = tree.sql(dialect=_glot(schema)).lower()
     where = tree.args.get("where")
     filtered = {c.name.lower() for c in where.find_all(exp.Column)} if where is not None else set()
     missing = [(a, c, v) for a, c, v in mentioned_values(question, columns, values)
@@ -176,7 +183,7 @@ def _condition_repairs(question: str, tree: Any, schema: Schema, values: dict[st
     for alias, col, value in missing:
         cond = exp.EQ(this=exp.column(col, table=alias if qualified else None), expression=exp.Literal.string(value))
         edit = edit.where(cond, copy=False)
-    return [edit.sql(dialect="sqlite")]
+    return [edit.sql(dialect=_glot(schema))]
 
 
 _NUMERIC = re.compile(r"int|real|num|float|double|dec|money", re.I)
@@ -196,7 +203,7 @@ def _aggregate_repairs(question: str, tree: Any, schema: Schema) -> list[str]:
     if not isinstance(col, exp.Column):
         return []
     asked = question_cues(question)
-    has = sql_constructs(tree.sql(dialect="sqlite"))
+    has = sql_constructs(tree.sql(dialect=_glot(schema)))
     table = _column_table(col, _tables(tree, schema), schema)
     column = _table(schema, table).column(col.name) if table else None
     numeric = column is not None and bool(_NUMERIC.search(column.type or ""))
@@ -217,14 +224,14 @@ def _aggregate_repairs(question: str, tree: Any, schema: Schema) -> list[str]:
         edit.set("order", None)
         edit.set("limit", None)
         edit.set("expressions", [agg])
-        out.append(edit.sql(dialect="sqlite"))
+        out.append(edit.sql(dialect=_glot(schema)))
     return out
 
 
 _PER = re.compile(r"\b(?:for each|for every|per|of each|in each|by each|each)\s+([a-z][\w ]*)", re.I)
 
 
-def _negation_repairs(question: str, tree: Any) -> list[str]:
+def _negation_repairs(question: str, tree: Any, dialect: str) -> list[str]:
     """``col = 'v'`` -> ``col != 'v'`` when the question negates and the query does not (and 'v' is in the
     question). (Dropping a filter the question never asked for was tried: on the synthesizer's held-out
     questions it chose worse.)"""
@@ -237,16 +244,16 @@ def _negation_repairs(question: str, tree: Any) -> list[str]:
     if where is None:
         return []
     asked = question_cues(question)
-    text = tree.sql(dialect="sqlite")
+    text = tree.sql(dialect=dialect)
     out = []
     if "negation" in asked and "negation" not in sql_constructs(text):
         equals = [e for e in where.find_all(exp.EQ) if isinstance(e.this, exp.Column)
                   and isinstance(e.expression, exp.Literal)]
-        if len(equals) == 1 and not ungrounded_literals(equals[0].expression.sql(dialect="sqlite"), question):
+        if len(equals) == 1 and not ungrounded_literals(equals[0].expression.sql(dialect=dialect), question):
             edit = tree.copy()
             target = next(e for e in edit.args["where"].find_all(exp.EQ) if e == equals[0])
             target.replace(exp.NEQ(this=target.this.copy(), expression=target.expression.copy()))
-            out.append(edit.sql(dialect="sqlite"))
+            out.append(edit.sql(dialect=dialect))
     return out
 
 
@@ -282,7 +289,7 @@ def _group_repairs(question: str, tree: Any, schema: Schema) -> list[str]:
     edit = tree.copy()
     edit.set("expressions", [key.copy(), *[e.copy() for e in tree.expressions]])
     edit.set("group", exp.Group(expressions=[key]))
-    return [edit.sql(dialect="sqlite")]
+    return [edit.sql(dialect=_glot(schema))]
 
 
 def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]] | None = None) -> list[str]:
@@ -290,7 +297,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     database's ``values``, ``{"table.column": [text values]}``) filter on a value it names and ``sql`` lacks."""
     from sqlglot import exp
 
-    tree = _parse(sql)
+    tree = _parse(sql, _glot(schema))
     if not isinstance(tree, exp.Select):
         return []
     out: list[str] = []
@@ -304,9 +311,9 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
         if [c.lower() for _, c in named] != current:
             edit = tree.copy()
             edit.set("expressions", [exp.column(col, table=alias if qualified else None) for alias, col in named])
-            out.append(edit.sql(dialect="sqlite"))
+            out.append(edit.sql(dialect=_glot(schema)))
     out += _aggregate_repairs(question, tree, schema)
-    out += _negation_repairs(question, tree)
+    out += _negation_repairs(question, tree, _glot(schema))
     out += _group_repairs(question, tree, schema)
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
@@ -318,7 +325,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
             key = edit.args["order"].expressions[0]
             key.set("desc", want_desc)
             key.set("nulls_first", not want_desc)  # SQLite's own default either way: no NULLS clause is written
-            out.append(edit.sql(dialect="sqlite"))
+            out.append(edit.sql(dialect=_glot(schema)))
     return [s for s in dict.fromkeys(out) if s != sql]
 
 
@@ -326,7 +333,7 @@ def projection_agreement(question: str, sql: str, schema: Schema) -> int:
     """Columns the query returns that the question names, minus plain columns it returns that it does not."""
     from sqlglot import exp
 
-    tree = _parse(sql)
+    tree = _parse(sql, _glot(schema))
     if not isinstance(tree, exp.Select):
         return 0
     named = {c.lower() for _, c in named_columns(question, sql, schema)}
