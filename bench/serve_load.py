@@ -162,8 +162,9 @@ async def fire(url: str, questions: list[str], n: int, concurrency: int, execute
     return {"latencies": latencies, "errors": errors, "wall": wall, "n": n, "concurrency": concurrency}
 
 
-def model_totals(url: str) -> tuple[float, float, float]:
-    """(questions decoded, model calls, seconds in the model) so far, from the server's /metrics."""
+def model_totals(url: str) -> tuple[float, float, float, float, float]:
+    """(questions decoded, model calls, seconds in the model, tokens guessed ahead, guesses kept) so far, from the
+    server's /metrics."""
     import httpx
 
     text = httpx.get(url + "/metrics", timeout=10).text
@@ -172,7 +173,8 @@ def model_totals(url: str) -> tuple[float, float, float]:
         found = re.search(rf"^sqldistill_{name} (\S+)$", text, re.M)
         return float(found.group(1)) if found else 0.0
 
-    return value("batch_size_sum"), value("batch_size_count"), value("generation_latency_seconds_sum")
+    return (value("batch_size_sum"), value("batch_size_count"), value("generation_latency_seconds_sum"),
+            value("draft_tokens_total"), value("draft_accepted_total"))
 
 
 def main() -> None:
@@ -240,6 +242,8 @@ def main() -> None:
                     run["batch"] = (after[0] - before[0]) / calls if calls else float("nan")
                     run["model_ms"] = (after[2] - before[2]) * 1000 / calls if calls else float("nan")
                     run["model_busy"] = (after[2] - before[2]) / run["wall"]
+                    drafted = after[3] - before[3]
+                    run["kept"] = f"{(after[4] - before[4]) / drafted:.0%}" if drafted else "-"
                     runs.append(run)
             finally:
                 proc.terminate()
@@ -248,7 +252,7 @@ def main() -> None:
     table = Table(title=f"sqldistill serve · {model.name} · {os.cpu_count()} CPUs · torch threads {args.threads} · "
                         f"execute={not args.no_execute} · client {args.client}")
     for col in ("server", "requests", "concurrency", "errors", "req/s", "wall ms/question", "p50 ms", "p95 ms",
-                "p99 ms", "max ms", "mean batch", "ms/model call (step)", "model busy"):
+                "p99 ms", "max ms", "mean batch", "ms/model call (step)", "model busy", "guesses kept"):
         table.add_column(col, justify="right")
     for run in runs:
         lat = [x * 1000 for x in run["latencies"]]
@@ -256,7 +260,7 @@ def main() -> None:
                       f"{run['n'] / run['wall']:.0f}", f"{run['wall'] * 1000 / run['n']:.1f}",
                       f"{percentile(lat, 0.5):.1f}", f"{percentile(lat, 0.95):.1f}", f"{percentile(lat, 0.99):.1f}",
                       f"{max(lat):.1f}", f"{run['batch']:.1f}", f"{run['model_ms']:.1f}",
-                      f"{run['model_busy']:.0%}")
+                      f"{run['model_busy']:.0%}", run["kept"])
     console.print(table)
     console.print(f"load average when done: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
                   "(the machine is shared; latency scales with it)")

@@ -143,6 +143,12 @@ def test_metrics_are_prometheus_text_with_requests_errors_and_latency(client: Te
     assert 'sqldistill_errors_total{endpoint="/v1/sql",kind="invalid"}' in text
     assert 'sqldistill_request_latency_seconds_bucket{endpoint="/v1/sql",le="+Inf"}' in text
     assert 'sqldistill_schema_drift 0' in text
+    for _ in range(3):  # a repeated answer: the later ones are guessed ahead from the first (speculative steps)
+        client.post("/v1/sql", json={"question": "List the names of all singers."})
+    text = client.get("/metrics").text
+    drafted = float(next(x for x in text.splitlines() if x.startswith("sqldistill_draft_tokens_total ")).split()[-1])
+    kept = float(next(x for x in text.splitlines() if x.startswith("sqldistill_draft_accepted_total ")).split()[-1])
+    assert 0 < kept <= drafted
     count = next(line for line in text.splitlines() if line.startswith('sqldistill_request_latency_seconds_count{endpoint="/v1/sql"}'))
     inf = next(line for line in text.splitlines()
                if line.startswith('sqldistill_request_latency_seconds_bucket{endpoint="/v1/sql",le="+Inf"}'))

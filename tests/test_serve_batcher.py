@@ -91,8 +91,10 @@ def test_continuous_batching_answers_as_if_alone_and_keeps_other_modes_apart(pre
     beam_q = PAIRS[0][0]
     beam_alone = predictor.generate([beam_q], num_candidates=2, mode="beam")[0]
     sizes: list[int] = []
+    drafts: list[tuple[int, int]] = []
     batcher = Batcher(lambda qs, opts: predictor.generate(qs, **opts), max_batch=4,
-                      on_batch=lambda n, _s: sizes.append(n), stream=stream)
+                      on_batch=lambda n, _s: sizes.append(n), stream=stream,
+                      on_draft=lambda d, a: drafts.append((d, a)))
     try:
         start = threading.Barrier(len(questions) + 1)
 
@@ -116,6 +118,8 @@ def test_continuous_batching_answers_as_if_alone_and_keeps_other_modes_apart(pre
     assert len(sizes) > len(questions)
     # steps were speculative (the default), and guesses learned from the first answers held for the repeats
     assert stream.decoder.accepted > 0
+    assert sum(d for d, _ in drafts) == stream.drafted and sum(a for _, a in drafts) == stream.accepted
+    assert all(0 <= a <= d for d, a in drafts)
     plain = predictor.stream(4, speculative=False)
     assert plain is not None and plain.decoder.drafter is None
 

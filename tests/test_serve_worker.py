@@ -26,6 +26,8 @@ def test_worker_answers_like_the_predictor_and_reports_its_steps(student: Path) 
     alone = {q: predictor.generate([q])[0] for q, _ in PAIRS}
     steps: list[int] = []
     worker = ModelWorker(student, max_batch=8, on_batch=lambda n, _s: steps.append(n))
+    drafts: list[tuple[int, int]] = []
+    worker.on_draft = lambda d, a: drafts.append((d, a))
     try:
         assert worker.mode == "continuous" and worker.alive
         questions = [q for q, _ in PAIRS] * 2
@@ -37,6 +39,8 @@ def test_worker_answers_like_the_predictor_and_reports_its_steps(student: Path) 
         beam = worker.submit(PAIRS[1][0], num_candidates=2, mode="beam").result(60)
         assert beam == predictor.generate([PAIRS[1][0]], num_candidates=2, mode="beam")[0]
         assert steps and max(steps) <= 8
+        # the repeated questions were decoded speculatively in the model's process, and it said so
+        assert drafts and sum(a for _, a in drafts) > 0 and all(0 <= a <= d for d, a in drafts)
     finally:
         worker.close()
     with pytest.raises(ModelError, match="shutting down"):

@@ -63,7 +63,7 @@ class Batcher:
 
     def __init__(self, generate: GenerateFn, max_batch: int = 16,
                  on_batch: Callable[[int, float], None] | None = None, linger_s: float = 0.0,
-                 stream: Stream | None = None) -> None:
+                 stream: Stream | None = None, on_draft: Callable[[int, int], None] | None = None) -> None:
         self._generate = generate
         self._stream = stream
         self._jobs: dict[int, _Job] = {}  # stream tag -> job
@@ -71,6 +71,7 @@ class Batcher:
         self.linger_s = linger_s
         self._busy = False  # whether work arrived while the model was busy: the sign of load
         self._on_batch = on_batch
+        self._on_draft = on_draft  # (tokens guessed, guesses kept) by each speculative step, when the stream says
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._pending: list[_Job] = []  # taken from the queue but left for a later batch (other options)
         self._closed = False
@@ -194,6 +195,7 @@ class Batcher:
 
     def _stream_step(self, stream: Stream) -> None:
         started = time.perf_counter()
+        drafted, accepted = getattr(stream, "drafted", 0), getattr(stream, "accepted", 0)
         try:
             finished = stream.step()
         except BaseException as err:  # the running batch is lost: fail its questions, keep serving
@@ -204,6 +206,9 @@ class Batcher:
             return
         if self._on_batch is not None:
             self._on_batch(stream.running + len(finished), time.perf_counter() - started)
+        now_drafted, now_accepted = getattr(stream, "drafted", 0), getattr(stream, "accepted", 0)
+        if self._on_draft is not None and now_drafted > drafted:
+            self._on_draft(now_drafted - drafted, now_accepted - accepted)
         for tag, out in finished:
             job = self._jobs.pop(tag, None)
             if job is not None:

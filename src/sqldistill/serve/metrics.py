@@ -114,6 +114,8 @@ def server_metrics() -> Metrics:
     m.describe("request_latency_seconds", "histogram", "Time to answer an HTTP request, by endpoint.")
     m.describe("generation_latency_seconds", "histogram", "Time of one model call: one decoding step with continuous batching.")
     m.describe("batch_size", "histogram", "Questions decoded together in one model call (step).", BATCH_BUCKETS)
+    m.describe("draft_tokens_total", "counter", "Tokens guessed ahead by speculative decoding steps.")
+    m.describe("draft_accepted_total", "counter", "Guessed tokens the model agreed with (kept without a step of their own).")
     m.describe("feedback_total", "counter", "Corrections received, by whether they were stored.")
     m.describe("schema_drift", "gauge", "1 when the live database no longer matches the model's schema.")
     m.describe("model_info", "gauge", "The served model (always 1; labels carry the details).")

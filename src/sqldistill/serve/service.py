@@ -125,11 +125,12 @@ class SqlService:
         self.batcher: Batcher | ModelWorker
         if worker is not None:  # decoding happens in the model's own process
             worker.on_batch = self._on_batch
+            worker.on_draft = self._on_draft
             self.batcher = worker
         else:
             stream = predictor.stream(max_batch, speculative) if continuous and hasattr(predictor, "stream") else None
             self.batcher = Batcher(self._generate_batch, max_batch=max_batch, on_batch=self._on_batch,
-                                   linger_s=batch_wait_s, stream=stream)
+                                   linger_s=batch_wait_s, stream=stream, on_draft=self._on_draft)
         self.started = time.time()
         self.metrics.set("model_info", 1.0, model=info.name, db_id=info.db_id, fingerprint=info.fingerprint,
                          method=info.method)
@@ -209,6 +210,10 @@ class SqlService:
     def _on_batch(self, size: int, seconds: float) -> None:
         self.metrics.observe("batch_size", float(size))
         self.metrics.observe("generation_latency_seconds", seconds)
+
+    def _on_draft(self, drafted: int, accepted: int) -> None:
+        self.metrics.inc("draft_tokens_total", float(drafted))
+        self.metrics.inc("draft_accepted_total", float(accepted))
 
     def options(self, num_candidates: int = 1, mode: str = "greedy", max_new_tokens: int | None = None) -> dict[str, Any]:
         return {"num_candidates": num_candidates, "mode": mode,

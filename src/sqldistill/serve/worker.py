@@ -55,7 +55,8 @@ def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_bat
 
     stream = predictor.stream(max_batch, speculative) if continuous else None
     batcher = Batcher(generate, max_batch=max_batch, stream=stream,
-                      on_batch=lambda size, secs: send(("batch", size, secs)))
+                      on_batch=lambda size, secs: send(("batch", size, secs)),
+                      on_draft=lambda drafted, accepted: send(("draft", drafted, accepted)))
     try:  # the first question through the whole path pays for lazy set-up (cache allocation), not a user's
         batcher.submit("How many rows are there?", num_candidates=1, mode="greedy", max_new_tokens=8).result(300)
     except BaseException as err:
@@ -95,6 +96,7 @@ class ModelWorker:
         self._proc.start()
         child.close()
         self.on_batch = on_batch
+        self.on_draft: Callable[[int, int], None] | None = None
         self._futures: dict[int, Future[list[str]]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -112,7 +114,7 @@ class ModelWorker:
                 except (EOFError, OSError):
                     break
                 kind, detail = msg[0], msg[1]
-                if kind == "batch":  # the warm-up question's steps
+                if kind in ("batch", "draft"):  # the warm-up question's steps
                     continue
                 if kind == "ready":
                     return str(detail)
@@ -131,6 +133,10 @@ class ModelWorker:
                 if msg[0] == "batch":
                     if self.on_batch is not None:
                         self.on_batch(int(msg[1]), float(msg[2]))
+                    continue
+                if msg[0] == "draft":
+                    if self.on_draft is not None:
+                        self.on_draft(int(msg[1]), int(msg[2]))
                     continue
                 with self._lock:
                     fut = self._futures.pop(msg[1], None)

@@ -141,6 +141,16 @@ class GreedyStream:
     def running(self) -> int:
         return self.decoder.running
 
+    @property
+    def drafted(self) -> int:
+        """Tokens guessed ahead so far (speculative steps)."""
+        return self.decoder.drafted
+
+    @property
+    def accepted(self) -> int:
+        """Guessed tokens the model agreed with so far."""
+        return self.decoder.accepted
+
     def busy(self) -> bool:
         return self.decoder.busy()
 
