@@ -127,6 +127,8 @@ def test_continuous_batching_answers_as_if_alone_and_keeps_other_modes_apart(pre
 class FlakyStream:
     """A stream that fails its first step: the questions in flight fail, the next ones are answered."""
 
+    drafted = accepted = 0  # it never guesses ahead
+
     def __init__(self) -> None:
         self.live: dict[Any, str] = {}
         self.steps = 0

@@ -36,6 +36,16 @@ class Stream(Protocol):
     @property
     def running(self) -> int: ...
 
+    @property
+    def drafted(self) -> int:
+        """Tokens guessed ahead so far (0 for a stream that does not guess)."""
+        ...
+
+    @property
+    def accepted(self) -> int:
+        """Guessed tokens kept so far."""
+        ...
+
     def accepts(self, options: dict[str, Any]) -> bool: ...
 
     def busy(self) -> bool: ...
@@ -195,7 +205,7 @@ class Batcher:
 
     def _stream_step(self, stream: Stream) -> None:
         started = time.perf_counter()
-        drafted, accepted = getattr(stream, "drafted", 0), getattr(stream, "accepted", 0)
+        drafted, accepted = stream.drafted, stream.accepted
         try:
             finished = stream.step()
         except BaseException as err:  # the running batch is lost: fail its questions, keep serving
@@ -206,9 +216,8 @@ class Batcher:
             return
         if self._on_batch is not None:
             self._on_batch(stream.running + len(finished), time.perf_counter() - started)
-        now_drafted, now_accepted = getattr(stream, "drafted", 0), getattr(stream, "accepted", 0)
-        if self._on_draft is not None and now_drafted > drafted:
-            self._on_draft(now_drafted - drafted, now_accepted - accepted)
+        if self._on_draft is not None and stream.drafted > drafted:
+            self._on_draft(stream.drafted - drafted, stream.accepted - accepted)
         for tag, out in finished:
             job = self._jobs.pop(tag, None)
             if job is not None:

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sqldistill.sql.parsed import parsed
+
 
 @dataclass(frozen=True)
 class Cue:
@@ -79,13 +81,10 @@ def sql_constructs(sql: str) -> frozenset[str]:
 @lru_cache(maxsize=16384)
 def select_width(sql: str) -> int:
     """How many expressions the query's (first) SELECT returns; 1 when it cannot be parsed."""
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
 
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except (ParseError, TokenError, ValueError):
+    tree = parsed(sql)
+    if tree is None:
         return 1
     while isinstance(tree, exp.SetOperation):
         tree = tree.this

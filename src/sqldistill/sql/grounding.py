@@ -60,13 +60,12 @@ def contains_words(text: str, phrase: str) -> bool:
 @lru_cache(maxsize=8192)
 def _literals(sql: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_string) for every literal of ``sql``; empty when it cannot be parsed."""
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
 
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except (ParseError, TokenError, ValueError):
+    from sqldistill.sql.parsed import parsed
+
+    tree = parsed(sql)
+    if tree is None:
         return ()
     out = []
     for node in tree.find_all(exp.Literal):

@@ -324,20 +324,14 @@ class NgramDrafter:
         seq = [self.START, *tokens]
         for i in range(1, len(seq)):
             nxt = seq[i]
-            for n in range(2, min(self.order, i) + 1):
+            # contexts of 2..order tokens; the first token also after START alone
+            for n in range(1 if i == 1 else 2, min(self.order, i) + 1):
                 key = tuple(seq[i - n:i])
                 counts = self.counts.get(key)
                 if counts is None:
                     if len(self.best) >= self.max_contexts:
                         continue
                     counts = self.counts[key] = {}
-                counts[nxt] = counts.get(nxt, 0) + 1
-                best = self.best.get(key)
-                if best is None or (best != nxt and counts[nxt] > counts[best]):
-                    self.best[key] = nxt
-            if i == 1:  # the first token, after START alone
-                key = (self.START,)
-                counts = self.counts.setdefault(key, {})
                 counts[nxt] = counts.get(nxt, 0) + 1
                 best = self.best.get(key)
                 if best is None or (best != nxt and counts[nxt] > counts[best]):

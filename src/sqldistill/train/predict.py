@@ -359,8 +359,8 @@ class Predictor:
         from sqldistill.train.fastdecode import NgramDrafter
 
         drafter = NgramDrafter()
-        for pair in (self.memory.pairs[:max_pairs] if self.memory is not None else []):
-            ids = self.tokenizer(render_completion(pair["sql"]), add_special_tokens=False)["input_ids"]
+        sqls = [render_completion(p["sql"]) for p in (self.memory.pairs[:max_pairs] if self.memory else [])]
+        for ids in (self.tokenizer(sqls, add_special_tokens=False)["input_ids"] if sqls else []):
             drafter.add([*ids, self.eos_id])
         return drafter
 

@@ -345,7 +345,7 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
         for sql, sim in retrieved:
             out.append((sql, math.exp((sim - top) / tau)))
     if schema is not None:
-        from sqldistill.sql.edits import repairs
+        from sqldistill.sql.edits import projection_agreement, repairs
 
         seen = {sql for sql, _ in out}
         for sql, w in list(out):
@@ -358,8 +358,6 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
         w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
         score = cue_weight * cue_agreement(question, sql) if cue_weight else 0.0
         if schema is not None and link_weight:
-            from sqldistill.sql.edits import projection_agreement
-
             score += link_weight * projection_agreement(question, sql, schema)
         weighted.append((sql, w * math.exp(score)))
     return weighted
