@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sqldistill.sql.cues import cue_agreement, question_cues, select_width, sql_constructs
+from sqldistill.sql.cues import (
+    comparison_agreement,
+    cue_agreement,
+    direction_agreement,
+    question_cues,
+    select_width,
+    sql_constructs,
+)
 
 
 @pytest.mark.parametrize(("question", "better", "worse"), [
@@ -25,6 +32,18 @@ from sqldistill.sql.cues import cue_agreement, question_cues, select_width, sql_
      "SELECT Citizenship, count(*) FROM singer GROUP BY Citizenship ORDER BY count(*) DESC LIMIT 1"),
     ("What is the average age of singers?", "SELECT avg(Age) FROM singer", "SELECT max(Age) FROM singer"),
     ("Show teachers older than 30.", "SELECT Name FROM teacher WHERE Age > 30", "SELECT Name FROM teacher"),
+    ("Which shop has the fewest employees?",
+     "SELECT Name FROM shop GROUP BY Shop_ID ORDER BY count(*) ASC LIMIT 1",
+     "SELECT Name FROM shop GROUP BY Shop_ID ORDER BY count(*) DESC LIMIT 1"),
+    ("Find the ids of templates with a version below the average version.",
+     "SELECT Template_ID FROM Templates WHERE Version_Number < (SELECT avg(Version_Number) FROM Templates)",
+     "SELECT Template_ID FROM Templates WHERE Version_Number >= (SELECT avg(Version_Number) FROM Templates)"),
+    ("Find the departments whose name contains the word computer.",
+     "SELECT department_name FROM Departments WHERE department_name LIKE '%computer%'",
+     "SELECT department_name FROM Departments WHERE department_name = 'computer'"),
+    ("How many paragraphs have a text different from 'Jersey'?",
+     "SELECT count(*) FROM Paragraphs WHERE Paragraph_Text != 'Jersey'",
+     "SELECT count(*) FROM Paragraphs WHERE Paragraph_Text = 'Jersey'"),
 ])
 def test_the_asked_for_shape_scores_higher(question: str, better: str, worse: str) -> None:
     assert cue_agreement(question, better) > cue_agreement(question, worse)
@@ -49,3 +68,31 @@ def test_select_width_reads_the_first_select_and_survives_bad_sql() -> None:
     assert select_width("SELECT a, b, count(*) FROM t GROUP BY a, b") == 3
     assert select_width("SELECT a, b FROM t UNION SELECT c, d FROM u") == 2
     assert select_width("SELEC nonsense (((") == 1
+
+
+def test_a_superlative_wants_the_top_of_an_order_taken_its_way() -> None:
+    q = "What is the name of the shop with the most employees?"
+    top = "SELECT Name FROM shop ORDER BY Employees DESC LIMIT 1"
+    assert direction_agreement(q, top) == 1
+    assert direction_agreement(q, top.replace(" DESC", "")) == -1
+    assert direction_agreement(q, "SELECT max(Employees) FROM shop") == 1
+    assert direction_agreement(q, "SELECT Name FROM shop") == -1  # no top taken at all
+    assert direction_agreement("When was the earliest transcript printed?",
+                               "SELECT transcript_date FROM Transcripts ORDER BY transcript_date LIMIT 1") == 1
+    # "at least" is a comparison, a sorted listing asks for no top, and "most ... least" says nothing
+    assert direction_agreement("Shops with at least 3 employees", "SELECT Name FROM shop") == 0
+    assert direction_agreement("List shops sorted by the most employees", "SELECT Name FROM shop") == 0
+    assert direction_agreement("the most and the least employees", "SELECT Name FROM shop") == 0
+
+
+def test_a_comparison_in_words_wants_the_same_direction_in_sql() -> None:
+    assert comparison_agreement("Grades with at least 4 students",
+                                "SELECT grade FROM h GROUP BY grade HAVING count(*) >= 4") == 1
+    assert comparison_agreement("Grades with at least 4 students",
+                                "SELECT grade FROM h GROUP BY grade HAVING count(*) < 4") == -1
+    assert comparison_agreement("Players earning less than 200000", "SELECT Name FROM p WHERE Earnings > 200000") == -1
+    # "<>" compares neither way; both directions asked, or none: no opinion
+    assert comparison_agreement("Players earning more than 5", "SELECT Name FROM p WHERE Earnings <> 5") == 0
+    assert comparison_agreement("Districts with shops above 10000 and below 3000 products",
+                                "SELECT District FROM shop WHERE Number_products > 10000") == 0
+    assert comparison_agreement("Which players are there?", "SELECT Name FROM p WHERE Earnings > 5") == 0

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from sqldistill.db import reflect
-from sqldistill.sql.edits import named_columns, projection_agreement, repairs
+from sqldistill.sql.edits import (
+    named_columns,
+    projection_agreement,
+    question_values,
+    repairs,
+    table_agreement,
+    value_agreement,
+    without_names,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +67,10 @@ def test_projection_agreement_counts_named_minus_unnamed_columns(schema: Any) ->
     assert projection_agreement(q, "SELECT section_name, section_description FROM Sections", schema) == 2
     assert projection_agreement(q, "SELECT other_details, section_name FROM Sections", schema) == 0
     assert projection_agreement(q, "SELECT count(*) FROM Sections", schema) == 0
+    # a returned column that the query's own filter pins to one value counts against it
+    q = "What is the zip code of the address in the city Port Chelsea?"
+    assert projection_agreement(q, "SELECT city FROM Addresses WHERE city = 'Port Chelsea'", schema) == -1
+    assert projection_agreement(q, "SELECT city FROM Addresses", schema) == 1
 
 
 def test_vote_weights_add_repairs_and_favour_the_named_columns(schema: Any) -> None:
@@ -132,3 +144,65 @@ def test_repairs_are_written_in_the_database_dialect() -> None:
     postgres = Schema("shop", "postgresql", [table])
     assert repairs("What is the average amount of orders?", 'SELECT "amount" FROM orders', postgres) == [
         'SELECT AVG("amount") FROM orders']
+
+
+def test_the_values_a_question_names_are_found(schema: Any) -> None:
+    values = {"addresses.city": ["Port Chelsea", "Port"], "courses.course_name": ["math", "statistics"]}
+    strings, numbers = question_values("How many math courses have 'Intro' in the name and 3 sections?", schema, values)
+    assert strings == {"math", "intro"} and numbers == {3.0}
+    # the longest of overlapping values; numbers inside a column's name ("line 1") or a value are no values
+    strings, numbers = question_values("Which addresses in Port Chelsea have a line 2?", schema, values)
+    assert strings == {"port chelsea"} and numbers == set()
+    assert question_values("Which students have more than one address?", schema, values) == (set(), set())
+    assert question_values("Which students have more than 1 address?", schema, values) == (set(), {1.0})
+
+
+def test_value_agreement_counts_the_named_values_a_query_uses(schema: Any) -> None:
+    named = question_values("How many math sections have more than 3 students?", schema, {"courses.course_name": ["math"]})
+    assert value_agreement("SELECT count(*) FROM Courses WHERE course_name = 'math' AND x > 3", named) == 2
+    assert value_agreement("SELECT count(*) FROM Courses WHERE course_name LIKE '%math%'", named) == 0
+    assert value_agreement("SELECT count(*) FROM Courses", named) == -2
+    assert value_agreement("SELECT count(*) FROM Courses", (frozenset(), frozenset())) == 0
+
+
+def test_table_agreement_wants_every_named_table_read(spider_dir: Path) -> None:
+    emp = reflect(str(spider_dir / "database" / "employee_hire_evaluation" / "employee_hire_evaluation.sqlite"))
+    bare = without_names("Which shop has the most employees?", emp)
+    right = ("SELECT T1.Name FROM shop AS T1 JOIN hiring AS T2 ON T1.Shop_ID = T2.Shop_ID "
+             "GROUP BY T1.Shop_ID ORDER BY count(*) DESC LIMIT 1")
+    wrong = ("SELECT T1.Name FROM employee AS T1 JOIN hiring AS T2 ON T1.Employee_ID = T2.Employee_ID "
+             "GROUP BY T1.Employee_ID ORDER BY count(*) DESC LIMIT 1")
+    assert table_agreement(bare, right, emp) == -1  # employees are named, the hiring table stands for them here
+    assert table_agreement(bare, wrong, emp) == -1
+    assert table_agreement(without_names("Which shop hires the most?", emp), wrong, emp) == -1
+    assert table_agreement(without_names("Which shop hires the most?", emp), right, emp) == 0
+    # a table named only inside a column's name ("shop id") is not asked for
+    assert table_agreement(without_names("List the shop ids of all hirings.", emp),
+                           "SELECT Shop_ID FROM hiring", emp) == 0
+
+
+def test_like_comparison_and_superlative_repairs(spider_dir: Path) -> None:
+    net = reflect(str(spider_dir / "database" / "network_1" / "network_1.sqlite"))
+    assert repairs("Which students have a name containing Ky?", "SELECT name FROM Highschooler WHERE name = 'Ky'",
+                   net) == ["SELECT name FROM Highschooler WHERE name LIKE '%Ky%'"]
+    assert repairs("Which students are in a grade below 10?", "SELECT name FROM Highschooler WHERE grade > 10",
+                   net) == ["SELECT name FROM Highschooler WHERE grade < 10"]
+    assert repairs("Who is the student with the lowest grade?",
+                   "SELECT name FROM Highschooler ORDER BY grade DESC LIMIT 1", net) == [
+        "SELECT name FROM Highschooler ORDER BY grade ASC LIMIT 1"]
+    assert repairs("Who is the student with the highest grade?",
+                   "SELECT name FROM Highschooler ORDER BY grade DESC LIMIT 1", net) == []
+
+
+def test_vote_weights_favour_the_query_that_uses_the_named_value(spider_dir: Path) -> None:
+    from sqldistill.train.retrieval import vote_weights
+
+    docs = reflect(str(spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"))
+    q = "How many paragraphs does the document 'Summer Show' have?"
+    plain = "SELECT count(*) FROM Paragraphs"
+    named = ("SELECT count(*) FROM Documents AS T1 JOIN Paragraphs AS T2 ON T1.Document_ID = T2.Document_ID "
+             "WHERE T1.Document_Name = 'Summer Show'")
+    got = dict(vote_weights([plain], [(named, 0.8)], q, schema=docs, tau=0.1))
+    assert got[named] > got[plain]
+    off = dict(vote_weights([plain], [(named, 0.8)], q, schema=docs, tau=0.1, value_weight=0.0, table_weight=0.0))
+    assert off[named] / off[plain] < got[named] / got[plain]

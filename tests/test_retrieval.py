@@ -163,3 +163,14 @@ def test_guided_serving_uses_the_memory_to_answer_an_unseen_value(spider_dir: Pa
             r[0] for r in svc.db.execute("SELECT Name FROM singer WHERE Citizenship = 'Germany'").rows]
     finally:
         svc.close()
+
+
+def test_numbers_written_as_words_become_digits() -> None:
+    from sqldistill.sql.grounding import with_digits
+
+    assert with_digits("Show the hometowns shared by at least two teachers.") == \
+        "Show the hometowns shared by at least 2 teachers."
+    assert with_digits("Which grades have Four or more students?") == "Which grades have 4 or more students?"
+    # "one" (an existence: "at least one course"), compounds and longer words are left alone
+    for q in ("Teachers with at least one course", "two-thirds of them", "the tenth network", "someone"):
+        assert with_digits(q) == q

@@ -79,6 +79,25 @@ def test_join_keys_are_inferred_when_none_are_declared(tmp_path: Path) -> None:
         ("orders", "customer_id", "customer", "id", False)]
 
 
+def test_numbers_kept_as_text_are_numbers(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "staff.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("CREATE TABLE teacher (Teacher_ID INTEGER PRIMARY KEY, Name TEXT, Age TEXT, Phone TEXT, "
+                      "Code TEXT);"
+                      "INSERT INTO teacher VALUES (1, 'Ann', '32', '5551234567', '007'), (2, 'Bo', '29', '5559876543',"
+                      " '012'), (3, 'Cy', '41.5', '5550001111', '100');")
+    con.commit()
+    con.close()
+    with connect(str(path)) as db:
+        t = build_graph(db, reflect(db)).table("teacher")
+    age = t.column("Age")
+    assert age.kind == "number" and age.role == "measure" and sorted(age.values) == [29, 32, 41.5]
+    # long digit strings (phone numbers) and codes with leading zeros stay text
+    assert t.column("Phone").kind == "text" and t.column("Code").kind == "text"
+
+
 def _sample(g: SchemaGraph, seed: int, per_construct: int) -> list[tuple[str, Query]]:
     picker = Picker(g, random.Random(seed))
     out = []

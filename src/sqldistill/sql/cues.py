@@ -8,11 +8,15 @@ for every cue the question raises and the SQL has, takes one off for every cue r
 cues whose construct a query should not use unasked) one off for the construct present without its cue. A
 query that returns several columns loses a point when the question asks for several things in no way at all
 (no "and", "with", "their", comma, ...): "the most common citizenship" wants the citizenship, not its count too.
+Two cues also read a direction: a superlative ("the most", "the fewest", "the earliest") wants the top of an
+order taken that way (``direction_agreement``), a comparison in words ("more than", "below", "at least") wants
+SQL comparisons going that way (``comparison_agreement``); both count in ``cue_agreement``.
 
 These are generic English-to-SQL correspondences, not facts about any database.
 
 Contract (stable): ``cue_agreement(question, sql) -> int`` (0 when nothing is cued either way);
-``question_cues(question) -> frozenset[str]``; ``sql_constructs(sql) -> frozenset[str]``, over the names in
+``question_cues(question) -> frozenset[str]``; ``direction_agreement(question, sql) -> int``;
+``comparison_agreement(question, sql) -> int``; ``sql_constructs(sql) -> frozenset[str]``, over the names in
 ``CUES``; ``select_width(sql) -> int``.
 """
 
@@ -47,7 +51,8 @@ CUES: tuple[Cue, ...] = (
         _re(r"\border\s+by\b|\b(max|min)\s*\("), True),
     Cue("descending", _re(r"\b(descending|decreasing|reverse|reversed)\b"), _re(r"\bdesc\b"), False),
     Cue("count", _re(r"\bhow many\b|\bnumber of\b|\bcount(s|ed)?\b"), _re(r"\bcount\s*\("), True),
-    Cue("negation", _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b"),
+    Cue("negation", _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b|"
+                        r"\bdifferent from\b"),
         _re(r"\bnot\b|!=|<>|\bexcept\b"), True),
     Cue("average", _re(r"\b(average|mean|avg)\b"), _re(r"\bavg\s*\("), True),
     Cue("total", _re(r"\b(total|sum|combined|overall)\b"), _re(r"\b(sum|count)\s*\("), False),
@@ -58,7 +63,27 @@ CUES: tuple[Cue, ...] = (
     Cue("either", _re(r"\beither\b"), _re(r"\bor\b|\bin\s*\(|\bunion\b"), False),
     Cue("distinct", _re(r"\b(distinct|different|unique)\b"), _re(r"\bdistinct\b|\bgroup\s+by\b"), False),
     Cue("per", _re(r"\b(per|for each|for every)\b"), _re(r"\bgroup\s+by\b"), False),
+    Cue("like", _re(r"\b(contain(s|ing)?|includ(e|es|ing)|substring|the (word|letter|string)|"
+                    r"(start|begin|end)(s|ing)? with)\b"), _re(r"\blike\b"), False),
 )
+
+# Superlatives that pick the top of an order, and the direction each asks for ("at least 3" is no superlative).
+_MOST = _re(r"(?<!\bat )\b(most|highest|largest|greatest|biggest|maximum|longest|tallest|heaviest|"
+            r"most expensive|top|latest|newest|most recent)\b")
+_LEAST = _re(r"(?<!\bat )\b(least|fewest|lowest|smallest|minimum|shortest|cheapest|lightest|earliest)\b")
+_SORTED = _re(r"\b(order|ordered|sorted|sort|ascending|descending|alphabetical(ly)?|ranked)\b")
+_DESC_KEY = re.compile(r"\border\s+by\b.*\bdesc\b", re.I | re.S)
+_LIMIT = re.compile(r"\blimit\s+\d", re.I)
+_MAX = re.compile(r"\bmax\s*\(", re.I)
+_MIN = re.compile(r"\bmin\s*\(", re.I)
+_ORDER = re.compile(r"\border\s+by\b", re.I)
+# Comparisons of one direction, in words and in SQL ("<>" is no comparison of either)
+_ABOVE = _re(r"\b(more than|greater than|larger than|bigger than|higher than|above|over|exceed(s|ing)?|after|"
+             r"older than|longer than|at least|or more|later than)\b")
+_BELOW = _re(r"\b(less than|fewer than|smaller than|lower than|below|under|before|younger than|shorter than|"
+             r"at most|or less|or fewer|earlier than)\b")
+_GT = re.compile(r"(?<![<>!])>=?")
+_LT = re.compile(r"<(?![>])=?")
 
 # a question that asks for more than one thing says so
 _SEVERAL = _re(r"\b(and|with|along|as well as|together|respectively|both|plus|their|its)\b|,")
@@ -91,9 +116,42 @@ def select_width(sql: str) -> int:
     return len(tree.expressions) if isinstance(tree, exp.Select) else 1
 
 
+def direction_agreement(question: str, sql: str) -> int:
+    """For a question with a superlative of one direction ("the most", "the fewest") that does not ask for a
+    sorted listing: a point when the query takes the top of an order that way (ORDER BY ... DESC LIMIT, or
+    max()), one off when it goes the other way or takes no top at all."""
+    text = _LITERAL.sub(" ", question)
+    most, least = bool(_MOST.search(text)), bool(_LEAST.search(text))
+    if most == least or _SORTED.search(text):
+        return 0
+    bare = _LITERAL.sub("''", sql)
+    limited = bool(_LIMIT.search(bare)) and bool(_ORDER.search(bare))
+    if limited:
+        descending = bool(_DESC_KEY.search(bare))
+        return 1 if descending == most else -1
+    has_max, has_min = bool(_MAX.search(bare)), bool(_MIN.search(bare))
+    if has_max != has_min:
+        return 1 if has_max == most else -1
+    return -1
+
+
+def comparison_agreement(question: str, sql: str) -> int:
+    """For a question that compares one way only ("more than", "below", "at least"): a point when the query's
+    comparisons go that way, one off when they go only the other way."""
+    text = _LITERAL.sub(" ", question)
+    above, below = bool(_ABOVE.search(text)), bool(_BELOW.search(text))
+    if above == below:
+        return 0
+    bare = _LITERAL.sub("''", sql)
+    gt, lt = bool(_GT.search(bare)), bool(_LT.search(bare))
+    if gt == lt:
+        return 0
+    return 1 if gt == above else -1
+
+
 def cue_agreement(question: str, sql: str) -> int:
     asked, has = question_cues(question), sql_constructs(sql)
-    score = 0
+    score = direction_agreement(question, sql) + comparison_agreement(question, sql)
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
         score -= 1
     for cue in CUES:
@@ -104,4 +162,4 @@ def cue_agreement(question: str, sql: str) -> int:
     return score
 
 
-__all__ = ["CUES", "Cue", "cue_agreement", "question_cues", "select_width", "sql_constructs"]
+__all__ = ["CUES", "Cue", "comparison_agreement", "cue_agreement", "direction_agreement", "question_cues", "select_width", "sql_constructs"]

@@ -1,20 +1,25 @@
-"""Small repairs of a candidate query toward what its question names.
+"""Small repairs of a candidate query toward what its question names, and scores of how well a query fits it.
 
 The retrieval memory often holds a query of the right form over the right tables that returns other columns
 than the question asks for ("the first and second line of all addresses" finds ``SELECT line_1 FROM
 Addresses``), sorts the other way, or misses a value, an aggregate or a grouping the question states.
 ``repairs`` rewrites such a candidate: its SELECT list becomes the columns of its own tables that the question
-names, in the order the question names them; its sort follows an explicit "ascending"/"descending"; a value
-the question names becomes a filter; a plain listing gets the count/average/total asked for; a negated question
-flips the query's one equality; an aggregate-only query is grouped by the column counted "for each". The
-variants join execution-guided selection as extra candidates; ``projection_agreement`` scores how well a
-query's returned columns match the columns the question names. Repairs are read and written in the schema's
-SQL dialect.
+names, in the order the question names them; its sort follows an explicit "ascending"/"descending", and a
+top-1 the question's superlative ("the fewest") says; a value the question names becomes a filter; a plain
+listing gets the count/average/total asked for; a negated question flips the query's one equality; "contains"
+turns an equality into LIKE; a comparison that goes against the question's ("below", "at least") turns
+around; an aggregate-only query is grouped by the column counted "for each". The variants join
+execution-guided selection as extra candidates. Scores for the vote: ``projection_agreement`` (returned
+columns the question names), ``value_agreement`` (values the question names that the query uses) and
+``table_agreement`` (tables the question names that the query reads). Repairs are read and written in the
+schema's SQL dialect.
 
 Contract (stable): ``named_columns(question, sql, schema) -> list[(alias or table, column)]``,
 ``repairs(question, sql, schema, values=None) -> list[str]`` (new SQL strings, none equal to ``sql``),
 ``mentioned_values(question, columns, values)``,
-``projection_agreement(question, sql, schema) -> int``.
+``projection_agreement(question, sql, schema) -> int``,
+``question_values(question, schema, values=None) -> (strings, numbers)``, ``value_agreement(sql, named) -> int``,
+``without_names(question, schema) -> str``, ``table_agreement(bare_question, sql, schema) -> int``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqldistill.sql.cues import question_cues, sql_constructs
-from sqldistill.sql.grounding import ungrounded_literals
+from sqldistill.sql.cues import comparison_agreement, direction_agreement, question_cues, sql_constructs
+from sqldistill.sql.grounding import FREE_NUMBERS, ungrounded_literals
 from sqldistill.sql.parsed import parsed
-from sqldistill.synth.names import column_phrases, pluralize
+from sqldistill.synth.names import column_phrases, pluralize, table_phrase
 
 if TYPE_CHECKING:
     from sqldistill.records import Schema, Table
@@ -245,6 +250,44 @@ def _negation_repairs(question: str, sql: str, tree: Any, dialect: str) -> list[
     return [edit.sql(dialect=dialect)]
 
 
+def _like_repairs(question: str, tree: Any, dialect: str) -> list[str]:
+    """``col = 'v'`` -> ``col LIKE '%v%'`` when the question asks for text that contains 'v'."""
+    from sqlglot import exp
+
+    where = tree.args.get("where")
+    if where is None or "like" not in question_cues(question):
+        return []
+    equals = [e for e in where.find_all(exp.EQ)
+              if isinstance(e.this, exp.Column) and isinstance(e.expression, exp.Literal) and e.expression.is_string]
+    if len(equals) != 1:
+        return []
+    edit = tree.copy()
+    target = next(e for e in edit.args["where"].find_all(exp.EQ) if e == equals[0])
+    pattern = exp.Literal.string(f"%{target.expression.this}%")
+    target.replace(exp.Like(this=target.this.copy(), expression=pattern))
+    return [edit.sql(dialect=dialect)]
+
+
+_FLIP = {"GT": "LT", "GTE": "LTE", "LT": "GT", "LTE": "GTE"}
+
+
+def _comparison_repairs(question: str, sql: str, tree: Any, dialect: str) -> list[str]:
+    """The query's one comparison turned around when it goes the other way from the question's ("more than",
+    "below", ...)."""
+    from sqlglot import exp
+
+    if comparison_agreement(question, sql) >= 0:
+        return []
+    found = list(tree.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE))
+    if len(found) != 1:
+        return []
+    edit = tree.copy()
+    target = next(iter(edit.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE)))
+    kind = getattr(exp, _FLIP[type(target).__name__])
+    target.replace(kind(this=target.this.copy(), expression=target.expression.copy()))
+    return [edit.sql(dialect=dialect)]
+
+
 def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
     """An aggregate-only query grouped by the column the question counts "for each" / "per"."""
     from sqlglot import exp
@@ -296,11 +339,16 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _aggregate_repairs(question, sql, tree, scope, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
+    out += _like_repairs(question, tree, dialect)
+    out += _comparison_repairs(question, sql, tree, dialect)
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
         key = order.expressions[0]
         want_desc = bool(_DESC.search(question)) and not _ASC.search(question)
         want_asc = bool(_ASC.search(question)) and not _DESC.search(question)
+        if tree.args.get("limit") is not None and not want_desc and not want_asc:
+            turn = direction_agreement(question, sql) < 0  # a top-1 taken from the wrong end
+            want_desc, want_asc = turn and not key.args.get("desc"), turn and bool(key.args.get("desc"))
         if (want_desc and not key.args.get("desc")) or (want_asc and key.args.get("desc")):
             edit = tree.copy()
             key = edit.args["order"].expressions[0]
@@ -318,11 +366,158 @@ def projection_agreement(question: str, sql: str, schema: Schema) -> int:
     if not isinstance(tree, exp.Select):
         return 0
     named = {c.lower() for _, c in named_columns(question, sql, schema)}
+    where = tree.args.get("where")
+    # a column pinned to one value by the query's own filter tells nothing: "the zip code of the address in
+    # Port Chelsea" does not want the city back
+    pinned = {e.this.name.lower() for e in where.find_all(exp.EQ)
+              if isinstance(e.this, exp.Column) and isinstance(e.expression, exp.Literal)} if where is not None else set()
     score = 0
     for e in tree.expressions:
         if isinstance(e, exp.Column):
-            score += 1 if e.name.lower() in named else -1
+            score += 1 if e.name.lower() in named and e.name.lower() not in pinned else -1
     return score
 
 
-__all__ = ["mentioned_values", "named_columns", "projection_agreement", "repairs"]
+_QUOTED = re.compile(r"""(?:^|[\s(])["'\u2018\u201c`]+\s*([^"'\u2019\u201d`]+?)\s*["'\u2019\u201d`]+(?=[\s?.,;:)!]|$)""")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?!\w)")
+
+
+def _schema_words(schema: Schema) -> frozenset[str]:
+    names = set()
+    for t in schema.tables:
+        names |= {t.name.lower(), table_phrase(t.name).lower(), pluralize(table_phrase(t.name)).lower()}
+        names |= {c.name.lower() for c in t.columns}
+    return frozenset(names)
+
+
+def without_names(question: str, schema: Schema) -> str:
+    """The lower-cased question with every phrase that names a column blanked out (so "line 1" is not a
+    number and "template id" does not name the table of templates)."""
+    low = question.lower()
+    all_tables = tuple(t.name.lower() for t in schema.tables)
+    phrases = {form.lower() for t in schema.tables for c in t.columns for p in _phrases(c.name, t.name, all_tables)
+               if len(p.split()) > 1 or any(ch.isdigit() for ch in p) for form in (p, pluralize(p))}
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if phrase in low:
+            low = re.sub(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", " ", low)
+    return low
+
+
+def question_values(question: str, schema: Schema, values: dict[str, list[str]] | None = None
+                    ) -> tuple[frozenset[str], frozenset[float]]:
+    """(strings, numbers) the question names as values: quoted text, text values of the database (``values``,
+    as ``retrieval.column_values`` gives them) it names as whole words, of overlapping ones the longest, and
+    numbers written in digits outside the phrases that name columns."""
+    strings = {m.group(1).strip().lower() for m in _QUOTED.finditer(question) if m.group(1).strip()}
+    words = _schema_words(schema)
+    low = question.lower()
+    found: list[tuple[int, int, str]] = []
+    for vs in (values or {}).values():
+        for value in vs:
+            v = value.strip().lower()
+            if len(v) < 3 or v in _STOP_VALUES or v in words or v.replace(".", "").isdigit():
+                continue
+            pos = _word_at(low, v)
+            if pos is not None:
+                found.append((pos, len(v), v))
+    for v in _longest_apart(found):
+        if not any(v in s or s in v for s in strings):
+            strings.add(v)
+    numbers = {float(n.replace(",", "")) for n in _NUMBER.findall(without_names(_QUOTED.sub(" ", question), schema))
+               if not any(n in s for s in strings)}
+    return frozenset(strings), frozenset(numbers)
+
+
+def value_agreement(sql: str, named: tuple[frozenset[str], frozenset[float]], schema: Schema | None = None,
+                    values: dict[str, list[str]] | None = None) -> int:
+    """A point for every value the question names (``question_values``) that the query uses as a literal, one
+    off for every one it does not: "the paragraphs of the document 'Summer Show'" wants that document. With the
+    ``schema`` and the database's text ``values``, also one off for every text literal compared with a column
+    that does not hold it while another column of the query's tables does (``Height = 'Russia'``), and for
+    every ``column = 0/1`` the question does not say."""
+    from sqldistill.sql.grounding import literals
+
+    strings, numbers = named
+    score = _literal_misfits(sql, schema, values or {}, numbers) if schema is not None else 0
+    if not strings and not numbers - FREE_NUMBERS:
+        return score
+    texts, nums = [], set()
+    for text, is_string in literals(sql):
+        if is_string:
+            texts.append(text.strip("%").lower())
+        else:
+            try:
+                nums.add(float(text))
+            except ValueError:
+                continue
+    for v in strings:
+        score += 1 if any(v in t or (len(t) >= 3 and t in v) for t in texts) else -1
+    for n in numbers - FREE_NUMBERS:  # "at least one" needs no literal 1
+        score += 1 if n in nums or any(t == f"{n:g}" for t in texts) else -1
+    return score
+
+
+def _literal_misfits(sql: str, schema: Schema, values: dict[str, list[str]], numbers: frozenset[float]) -> int:
+    """Minus one for each ``column = 'text'`` (or ``<>``) whose column does not hold the text while another column
+    of the query's tables does, and for each ``column = 0`` or ``1`` the question does not say."""
+    from sqlglot import exp
+
+    tree = parsed(sql, _glot(schema))
+    if tree is None:
+        return 0
+    score = 0
+    for select in tree.find_all(exp.Select):
+        where = select.args.get("where")
+        if where is None:
+            continue
+        scope = _Scope(select, schema)
+        for cmp in where.find_all(exp.EQ, exp.NEQ):
+            col, lit = cmp.this, cmp.expression
+            if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal) or cmp.parent_select is not select:
+                continue
+            if not lit.is_string:
+                if _is_number(str(lit.this)) and float(lit.this) in FREE_NUMBERS and float(lit.this) not in numbers:
+                    score -= 1
+                continue
+            table = scope.owner(col)
+            if table is None:
+                continue
+            own = f"{table.name.lower()}.{col.name.lower()}"
+            text = str(lit.this).strip().lower()
+            if any(text == v.lower() for v in values.get(own, [])):
+                continue
+            others = (f"{t.name.lower()}.{c.name.lower()}" for t in scope.tables.values() for c in t.columns)
+            if any(text == v.lower() for key in others if key != own for v in values.get(key, [])):
+                score -= 1
+    return score
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def table_agreement(bare: str, sql: str, schema: Schema) -> int:
+    """Minus one for every table the question names that the query does not read: "which shop has the most
+    employees" is not answered from employees alone. ``bare``: the question as ``without_names`` leaves it."""
+    from sqlglot import exp
+
+    tree = parsed(sql, _glot(schema))
+    if tree is None:
+        return 0
+    used = {t.name.lower() for t in tree.find_all(exp.Table)}
+    score = 0
+    for t in schema.tables:
+        if t.name.lower() in used:
+            continue
+        phrase = table_phrase(t.name).lower()
+        if any(_word_at(bare, form) is not None for form in {phrase, pluralize(phrase).lower(), t.name.lower()}):
+            score -= 1
+    return score
+
+
+__all__ = ["mentioned_values", "named_columns", "projection_agreement", "question_values", "repairs",
+           "table_agreement", "value_agreement", "without_names"]

@@ -21,6 +21,17 @@ NUMBER_WORDS = {
 # Numbers a query may use without the question saying them: LIMIT 1 superlatives, "more than zero", etc.
 FREE_NUMBERS = {0, 1}
 
+_SPOKEN = {w: str(NUMBER_WORDS[w]) for w in ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                                             "eleven", "twelve")}
+_SPOKEN_NUMBER = re.compile(r"\b(" + "|".join(_SPOKEN) + r")\b(?!-)", re.I)
+
+
+def with_digits(question: str) -> str:
+    """``question`` with the numbers two to twelve written as words in digits ("at least two" -> "at least 2"),
+    the way synthesized questions and SQL literals write them ("one" stays: "at least one X" asks for any)."""
+    return _SPOKEN_NUMBER.sub(lambda m: _SPOKEN[m.group(1).lower()], question)
+
+
 _TOKEN = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*")
 
 
@@ -58,7 +69,7 @@ def contains_words(text: str, phrase: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _literals(sql: str) -> tuple[tuple[str, bool], ...]:
+def literals(sql: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_string) for every literal of ``sql``; empty when it cannot be parsed."""
     from sqlglot import exp
 
@@ -84,7 +95,7 @@ def ungrounded_literals(sql: str, question: str) -> list[str]:
     q = _squash(question)
     numbers = numbers_in(question)
     missing = []
-    for text, is_string in _literals(sql):
+    for text, is_string in literals(sql):
         if is_string:
             core = _squash(text.strip("%"))
             if core and core not in q and core.replace(" ", "") not in q.replace(" ", ""):

@@ -1,7 +1,8 @@
 """The schema as a graph the sampler walks: typed, humanised columns with real values, and join edges.
 
 Built once per database from the reflected ``Schema`` plus a few catalogue queries (the most frequent
-values of each column). Column kinds (key, number, date, text) and roles (label, category, measure, free
+values of each column). Column kinds (key, number, date, text; a text column whose values are all short
+numbers, like a TEXT age holding '32', is a number) and roles (label, category, measure, free
 text) decide which constructs a column may take part in and how a question words it. When the database
 declares no foreign keys, likely join keys are inferred from names (``singer_in_concert.singer_id`` ->
 ``singer.singer_id``, ``orders.customer_id`` -> ``customer.id``).
@@ -114,6 +115,26 @@ def _looks_numeric(values: list[Any]) -> bool:
     return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
+# a number stored as text ("32" in a TEXT age column); not a code with leading zeros or a phone number
+_NUMBER_TEXT = re.compile(r"^-?(0|[1-9]\d{0,5})(\.\d+)?$")
+
+
+def _as_numbers(values: list[Any]) -> list[Any] | None:
+    """``values`` as numbers when every one is a number or a short number written as text, else None."""
+    if not values or not any(isinstance(v, str) for v in values):
+        return None
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, str) and _NUMBER_TEXT.match(v.strip()):
+            text = v.strip()
+            out.append(float(text) if "." in text else int(text))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(v)
+        else:
+            return None
+    return out
+
+
 def _kind(declared: str, values: list[Any], key: bool) -> str:
     if key:
         return "key"
@@ -206,6 +227,8 @@ def build_graph(db: Database, schema: Schema, values_per_column: int = 40) -> Sc
             numeric_key = (c.primary_key or in_fk) and (_looks_numeric(values) or not values) \
                 and not set(words) & (_LABEL_WORDS | _TEMPORAL_WORDS)
             key = idlike or numeric_key
+            if not key and (numbers := _as_numbers(values)) is not None:
+                values = numbers  # numbers kept as text are still asked about as numbers
             kind = _kind(c.type, values, key)
             phrases = tuple(column_phrases(c.name, t.name, table_names))
             role = _role(phrases[0].split(), kind, values, distinct, t.row_count)

@@ -42,6 +42,7 @@ from sqldistill.data.prompt import extract_sql, render_completion, render_prompt
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
 from sqldistill.records import ExecResult, Schema
+from sqldistill.sql.grounding import with_digits
 from sqldistill.sql.safety import readonly_problem
 from sqldistill.train.modeldir import meta_prompt_format, meta_schema, read_model_meta
 
@@ -388,9 +389,10 @@ class Predictor:
         if self.memory is not None and memory_k > 0:
             from sqldistill.train.retrieval import vote_weights
 
+            spoken = with_digits(question)
             with self._lock:
-                retrieved = self.memory.candidates(question, memory_k)
-            voted = vote_weights(cands, retrieved, question, schema=self.schema, values=self.memory.values)
+                retrieved = self.memory.candidates(spoken, memory_k)
+            voted = vote_weights(cands, retrieved, spoken, schema=self.schema, values=self.memory.values)
             cands, weights = [c for c, _ in voted], [w for _, w in voted]
         sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)

@@ -321,22 +321,26 @@ def fill_values(sql: str, question: str, values: dict[str, list[str]]) -> str | 
 
 
 def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str,
-                 tau: float = 0.1, ungrounded: float = 0.1, student_weight: float = 1.0,
-                 cue_weight: float = 1.0, schema: Schema | None = None, link_weight: float = 0.25,
-                 values: dict[str, list[str]] | None = None) -> list[tuple[str, float]]:
+                 tau: float = 0.1, ungrounded: float = 0.1, student_weight: float = 0.5,
+                 cue_weight: float = 1.0, schema: Schema | None = None, link_weight: float = 0.5,
+                 values: dict[str, list[str]] | None = None, value_weight: float = 2.0,
+                 table_weight: float = 0.25) -> list[tuple[str, float]]:
     """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
     the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that,
     and every vote is multiplied by ``exp(cue_weight * cue_agreement)`` (``sql.cues``: does the query have the
     shape the question's words ask for: an order, a count, a negation, one column or several, ...).
 
     With the ``schema``, each candidate's repairs (``sql.edits``: the columns the question names, the sort it
-    says, and with the database's ``values`` a filter on a value it names) join with their source's vote, and
-    every vote is multiplied by ``exp(link_weight * projection_agreement)`` (returned columns the question
-    names, minus those it does not).
+    says, and with the database's ``values`` a filter on a value it names, ...) join with their source's vote,
+    and every vote is multiplied by ``exp(link_weight * projection_agreement + value_weight * value_agreement
+    + table_weight * table_agreement)``: returned columns the question names, minus those it does not; values
+    the question names that the query uses, minus those it leaves out; minus the tables it names that the
+    query does not read.
 
-    Defaults: the best of a grid (tau, student_weight, cue_weight, link_weight) on the synthesizer's held-out
-    questions of the nine open-dev databases (bench/open_dev.py models, 715 questions); the grid was flat
-    there (the best dozen settings within 1.2 points)."""
+    Defaults: the best of a grid (cue_weight, link_weight, value_weight, table_weight, student_weight) on the
+    synthesizer's held-out questions of the nine open-dev databases (bench/open_dev.py models trained with
+    ``student.method=sft``, 715 questions), not on human questions; the grid was flat there (the best dozen
+    settings within 1 point)."""
     out: list[tuple[str, float]] = []
     for rank, sql in enumerate(student):
         out.append((sql, student_weight / (1 + rank)))
@@ -354,10 +358,20 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
                     seen.add(fixed)
                     out.append((fixed, w))
     weighted = []
+    if schema is not None:
+        from sqldistill.sql.edits import question_values, table_agreement, value_agreement, without_names
+
+        named = question_values(question, schema, values)
+        bare = without_names(question, schema)
     for sql, w in out:
         w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
         score = cue_weight * cue_agreement(question, sql) if cue_weight else 0.0
-        if schema is not None and link_weight:
-            score += link_weight * projection_agreement(question, sql, schema)
+        if schema is not None:
+            if link_weight:
+                score += link_weight * projection_agreement(question, sql, schema)
+            if value_weight:
+                score += value_weight * value_agreement(sql, named, schema, values)
+            if table_weight:
+                score += table_weight * table_agreement(bare, sql, schema)
         weighted.append((sql, w * math.exp(score)))
     return weighted
