@@ -206,3 +206,33 @@ def test_vote_weights_favour_the_query_that_uses_the_named_value(spider_dir: Pat
     assert got[named] > got[plain]
     off = dict(vote_weights([plain], [(named, 0.8)], q, schema=docs, tau=0.1, value_weight=0.0, table_weight=0.0))
     assert off[named] / off[plain] < got[named] / got[plain]
+
+
+def test_two_values_joined_by_or_become_an_or(spider_dir: Path) -> None:
+    from sqldistill.db import connect
+    from sqldistill.train.retrieval import column_values
+
+    teach = reflect(str(spider_dir / "database" / "course_teach" / "course_teach.sqlite"))
+    assert repairs("Which teachers are aged either 32 or 33?", "SELECT Name FROM teacher WHERE Age = 32", teach) == [
+        "SELECT Name FROM teacher WHERE (Age = 32 OR Age = 33)"]
+    path = spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"
+    with connect(str(path)) as db:
+        docs = reflect(db)
+        values = column_values(db, docs)
+    sql = "SELECT Template_ID FROM Templates WHERE Template_Type_Code = 'PPT'"
+    assert repairs("Return the ids of templates with the code PP or PPT.", sql, docs, values) == [
+        "SELECT Template_ID FROM Templates WHERE (Template_Type_Code = 'PPT' OR Template_Type_Code = 'PP')"]
+    # a word the column does not hold is no second value; without "or" nothing changes
+    assert repairs("Return the ids of templates with the code PPT or anything.", sql, docs, values) == []
+    assert repairs("Return the ids of templates with the code PPT.", sql, docs, values) == []
+
+
+def test_a_number_compared_in_words_becomes_a_condition(spider_dir: Path) -> None:
+    docs = reflect(str(spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"))
+    sql = "SELECT Version_Number, Template_Type_Code FROM Templates"
+    assert repairs("Return the version numbers and type codes of templates with a version number greater than 5.",
+                   sql, docs) == [sql + " WHERE Version_Number > 5"]
+    assert "SELECT Template_ID FROM Templates WHERE Version_Number <= 3" in repairs(
+        "Which templates have a version number at most 3?", "SELECT Template_ID FROM Templates", docs)
+    # a query already comparing with a number is left to value filling
+    assert repairs("Templates with a version number greater than 5", sql + " WHERE Version_Number > 2", docs) == []

@@ -268,6 +268,99 @@ def _like_repairs(question: str, tree: Any, dialect: str) -> list[str]:
     return [edit.sql(dialect=dialect)]
 
 
+_OR_AFTER = re.compile(r"""^\s*["'`]*\s*,?\s*or\s+["'`]*""")
+_OR_BEFORE = re.compile(r"""["'`]*\s*,?\s*\bor\s*["'`]*\s*$""")
+_LEADING_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?!\w)")
+_TRAILING_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?$")
+
+
+def _either_repairs(question: str, tree: Any, scope: _Scope, values: dict[str, list[str]] | None,
+                    dialect: str) -> list[str]:
+    """``col = 'a'`` -> ``(col = 'a' OR col = 'b')`` when the question says "a or b" ("aged 32 or 33", "code PP
+    or PPT"); the other text value must be one the column holds."""
+    from sqlglot import exp
+
+    where = tree.args.get("where")
+    low = question.lower()
+    if where is None or " or " not in low:
+        return []
+    equals = [e for e in where.find_all(exp.EQ) if isinstance(e.this, exp.Column) and isinstance(e.expression, exp.Literal)]
+    if len(equals) != 1:
+        return []
+    col, lit = equals[0].this, equals[0].expression
+    text = str(lit.this).strip().lower()
+    at = _word_at(low, text) if text else None
+    if at is None:
+        return []
+    after, before = low[at + len(text):], low[:at]
+    m_after, m_before = _OR_AFTER.match(after), _OR_BEFORE.search(before)
+    other: Any = None
+    if not lit.is_string:
+        n = _LEADING_NUMBER.match(after[m_after.end():]) if m_after else None
+        n = n or (_TRAILING_NUMBER.search(before[:m_before.start()].rstrip()) if m_before else None)
+        if n is not None and n.group(0) != text:
+            other = exp.Literal.number(n.group(0))
+    else:
+        table = scope.owner(col)
+        held = values.get(f"{table.name.lower()}.{col.name.lower()}", []) if table is not None and values else []
+        best = ""
+        for v in held:
+            vl = v.strip().lower()
+            if vl == text or len(vl) <= len(best):
+                continue
+            tail, head = after[m_after.end():] if m_after else None, before[:m_before.start()] if m_before else None
+            if (tail is not None and _word_at(tail, vl) == 0) or (head is not None and head.endswith(vl)):
+                best = v.strip()
+        if best:
+            other = exp.Literal.string(best)
+    if other is None:
+        return []
+    edit = tree.copy()
+    target = next(e for e in edit.args["where"].find_all(exp.EQ) if e == equals[0])
+    either = exp.Or(this=target.copy(), expression=exp.EQ(this=target.this.copy(), expression=other))
+    target.replace(exp.Paren(this=either))
+    return [edit.sql(dialect=dialect)]
+
+
+_COMPARE_WORDS = (
+    (r"(?:greater|more|higher|larger|bigger|later|longer|older) than|above|over|after|exceeding", "GT"),
+    (r"(?:less|fewer|lower|smaller|earlier|shorter|younger) than|below|under|before", "LT"),
+    (r"at least|no less than|(?:greater|more) than or equal to", "GTE"),
+    (r"at most|no more than|(?:less|fewer) than or equal to", "LTE"),
+    (r"equal to|equals|of|=", "EQ"),
+)
+_NUMBER_AFTER = r"\s+(?:is\s+|are\s+|was\s+|were\s+)?(?:{words})\s+(-?\d+(?:\.\d+)?)(?!\w)"
+
+
+def _number_condition_repairs(question: str, sql: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
+    """The query plus ``col > N`` (or <, >=, <=, =) for "<column> greater than N" in the question when the
+    query has no comparison with N: "templates with a version number greater than 5"."""
+    from sqlglot import exp
+
+    if any(str(lit.this) for lit in tree.find_all(exp.Literal) if not lit.is_string):
+        return []  # the query already compares with a number: value filling and the vote handle it
+    low = question.lower()
+    found: list[tuple[int, int, tuple[str, str, str, str]]] = []
+    for alias, table in scope.tables.items():
+        for col in table.columns:
+            if not _NUMERIC.search(col.type or ""):
+                continue
+            for phrase in _phrases(col.name, table.name, scope.all_tables):
+                for words, op in _COMPARE_WORDS:
+                    m = re.search(r"(?<!\w)" + re.escape(phrase.lower()) + _NUMBER_AFTER.format(words=words), low)
+                    if m is not None:
+                        found.append((m.start(), len(phrase), (alias, col.name, op, m.group(1))))
+                        break
+    picked = _longest_apart(found)
+    if len(picked) != 1:
+        return []
+    alias, col, op, number = picked[0]
+    edit = tree.copy()
+    cond = getattr(exp, op)(this=scope.column(alias, col), expression=exp.Literal.number(number))
+    edit = edit.where(cond, copy=False)
+    return [edit.sql(dialect=dialect)]
+
+
 _FLIP = {"GT": "LT", "GTE": "LTE", "LT": "GT", "LTE": "GTE"}
 
 
@@ -340,6 +433,8 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
     out += _like_repairs(question, tree, dialect)
+    out += _either_repairs(question, tree, scope, values, dialect)
+    out += _number_condition_repairs(question, sql, tree, scope, dialect)
     out += _comparison_repairs(question, sql, tree, dialect)
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
@@ -392,11 +487,13 @@ def _schema_words(schema: Schema) -> frozenset[str]:
 
 def without_names(question: str, schema: Schema) -> str:
     """The lower-cased question with every phrase that names a column blanked out (so "line 1" is not a
-    number and "template id" does not name the table of templates)."""
+    number, "template id" does not name the table of templates, and the "number of products" a column holds
+    asks for no count)."""
     low = question.lower()
     all_tables = tuple(t.name.lower() for t in schema.tables)
     phrases = {form.lower() for t in schema.tables for c in t.columns for p in _phrases(c.name, t.name, all_tables)
-               if len(p.split()) > 1 or any(ch.isdigit() for ch in p) for form in (p, pluralize(p))}
+               if len(p.split()) > 1 or any(ch.isdigit() for ch in p)
+               for form in (p, pluralize(p), re.sub(r"^(number|count|average|total) ", r"\1 of ", p))}
     for phrase in sorted(phrases, key=len, reverse=True):
         if phrase in low:
             low = re.sub(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", " ", low)

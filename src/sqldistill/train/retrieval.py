@@ -358,14 +358,15 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
                     seen.add(fixed)
                     out.append((fixed, w))
     weighted = []
+    bare = question
     if schema is not None:
         from sqldistill.sql.edits import question_values, table_agreement, value_agreement, without_names
 
         named = question_values(question, schema, values)
-        bare = without_names(question, schema)
+        bare = without_names(question, schema)  # words that name a column are no cue ("number of products")
     for sql, w in out:
         w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
-        score = cue_weight * cue_agreement(question, sql) if cue_weight else 0.0
+        score = cue_weight * cue_agreement(bare, sql) if cue_weight else 0.0
         if schema is not None:
             if link_weight:
                 score += link_weight * projection_agreement(question, sql, schema)
