@@ -41,6 +41,8 @@ from sqldistill.sql.cues import (
     ("Find the departments whose name contains the word computer.",
      "SELECT department_name FROM Departments WHERE department_name LIKE '%computer%'",
      "SELECT department_name FROM Departments WHERE department_name = 'computer'"),
+    ("How many friends does each student have?",
+     "SELECT student_id, count(*) FROM Friend GROUP BY student_id", "SELECT count(DISTINCT student_id) FROM Friend"),
     ("How many paragraphs have a text different from 'Jersey'?",
      "SELECT count(*) FROM Paragraphs WHERE Paragraph_Text != 'Jersey'",
      "SELECT count(*) FROM Paragraphs WHERE Paragraph_Text = 'Jersey'"),

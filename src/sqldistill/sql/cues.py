@@ -10,7 +10,8 @@ query that returns several columns loses a point when the question asks for seve
 (no "and", "with", "their", comma, ...): "the most common citizenship" wants the citizenship, not its count too.
 Two cues also read a direction: a superlative ("the most", "the fewest", "the earliest") wants the top of an
 order taken that way (``direction_agreement``), a comparison in words ("more than", "below", "at least") wants
-SQL comparisons going that way (``comparison_agreement``); both count in ``cue_agreement``.
+SQL comparisons going that way (``comparison_agreement``); both count in ``cue_agreement``. A count asked
+"for each" or "each" ("how many friends does each student have") wants a GROUP BY.
 
 These are generic English-to-SQL correspondences, not facts about any database.
 
@@ -91,10 +92,17 @@ _SEVERAL = _re(r"\b(and|with|along|as well as|together|respectively|both|plus|th
 _LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 
 
+# "how many friends does each student have": a count per group
+_COUNT_EACH = _re(r"\b(how many|number of|count)\b.*\b(each|every)\b")
+
+
 @lru_cache(maxsize=4096)
 def question_cues(question: str) -> frozenset[str]:
     text = _LITERAL.sub(" ", question)  # a quoted value ("... is not 'No Name'") is not a cue
-    return frozenset(c.name for c in CUES if c.question.search(text))
+    found = {c.name for c in CUES if c.question.search(text)}
+    if _COUNT_EACH.search(text):
+        found.add("per")
+    return frozenset(found)
 
 
 @lru_cache(maxsize=16384)

@@ -5,7 +5,8 @@ than the question asks for ("the first and second line of all addresses" finds `
 Addresses``), sorts the other way, or misses a value, an aggregate or a grouping the question states.
 ``repairs`` rewrites such a candidate: its SELECT list becomes the columns of its own tables that the question
 names, in the order the question names them; its sort follows an explicit "ascending"/"descending", and a
-top-1 the question's superlative ("the fewest") says; a value the question names becomes a filter; a plain
+top-1 the question's superlative ("the fewest") says; a value the question names becomes a filter, "a or b"
+an OR of both values, "<column> greater than N" a condition; a plain
 listing gets the count/average/total asked for; a negated question flips the query's one equality; "contains"
 turns an equality into LIKE; a comparison that goes against the question's ("below", "at least") turns
 around; an aggregate-only query is grouped by the column counted "for each". The variants join
