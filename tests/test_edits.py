@@ -65,8 +65,10 @@ def test_nothing_to_repair_and_unparsable_sql_give_nothing(schema: Any) -> None:
 def test_projection_agreement_counts_named_minus_unnamed_columns(schema: Any) -> None:
     q = "What are the names and descriptions of all the sections?"
     assert projection_agreement(q, "SELECT section_name, section_description FROM Sections", schema) == 2
-    assert projection_agreement(q, "SELECT other_details, section_name FROM Sections", schema) == 0
-    assert projection_agreement(q, "SELECT count(*) FROM Sections", schema) == 0
+    # other_details is not asked for (-1), section_name is (+1), section_description is left out (-1)
+    assert projection_agreement(q, "SELECT other_details, section_name FROM Sections", schema) == -1
+    assert projection_agreement(q, "SELECT section_name FROM Sections", schema) == 0
+    assert projection_agreement(q, "SELECT count(*) FROM Sections", schema) == -2
     # a returned column that the query's own filter pins to one value counts against it
     q = "What is the zip code of the address in the city Port Chelsea?"
     assert projection_agreement(q, "SELECT city FROM Addresses WHERE city = 'Port Chelsea'", schema) == -1
@@ -81,7 +83,7 @@ def test_vote_weights_add_repairs_and_favour_the_named_columns(schema: Any) -> N
     q = "What are all the addresses including line 1 and line 2?"
     got = dict(vote_weights([], [("SELECT DISTINCT line_1 FROM Addresses", 0.9)], q, cue_weight=0.0, schema=schema,
                             link_weight=0.5))
-    assert got["SELECT DISTINCT line_1 FROM Addresses"] == pytest.approx(math.exp(0.5))
+    assert got["SELECT DISTINCT line_1 FROM Addresses"] == pytest.approx(math.exp(0.0))  # line 2 is left out
     assert got["SELECT DISTINCT line_1, line_2 FROM Addresses"] == pytest.approx(math.exp(1.0))
     without = dict(vote_weights([], [("SELECT DISTINCT line_1 FROM Addresses", 0.9)], q, cue_weight=0.0))
     assert list(without) == ["SELECT DISTINCT line_1 FROM Addresses"]

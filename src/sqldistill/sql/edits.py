@@ -455,7 +455,8 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
 
 
 def projection_agreement(question: str, sql: str, schema: Schema) -> int:
-    """Columns the query returns that the question names, minus plain columns it returns that it does not."""
+    """Columns the query returns that the question names, minus plain columns it returns that it does not, minus
+    columns of its tables that the question names and it leaves out."""
     from sqlglot import exp
 
     tree = parsed(sql, _glot(schema))
@@ -468,10 +469,12 @@ def projection_agreement(question: str, sql: str, schema: Schema) -> int:
     pinned = {e.this.name.lower() for e in where.find_all(exp.EQ)
               if isinstance(e.this, exp.Column) and isinstance(e.expression, exp.Literal)} if where is not None else set()
     score = 0
+    returned = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
     for e in tree.expressions:
         if isinstance(e, exp.Column):
             score += 1 if e.name.lower() in named and e.name.lower() not in pinned else -1
-    return score
+    # and one off for every column of its tables the question names that it neither returns nor filters on
+    return score - len(named - returned)
 
 
 _QUOTED = re.compile(r"""(?:^|[\s(])["'\u2018\u201c`]+\s*([^"'\u2019\u201d`]+?)\s*["'\u2019\u201d`]+(?=[\s?.,;:)!]|$)""")
