@@ -13,8 +13,9 @@ Contract (stable):
   to the better-ranked candidate; when every candidate fails, the first one is returned with ``result=None``.
   A model directory with a retrieval memory (``retrieval``) adds its ``memory_k`` nearest training queries,
   values filled in from the question, as weighted candidates to that vote, with repairs of every candidate
-  toward what the question names (columns, sort direction, a value to filter on, an aggregate) and weights
-  for how well each one's shape fits the question's words (``retrieval.vote_weights``).
+  toward what the question names (columns, sort direction, a value to filter on, an aggregate, ...) and weights
+  for how well each one fits the question's words: its shape, columns, values and tables
+  (``retrieval.vote_weights``). Numbers the question spells out ("two") are read as digits first.
 - ``predictor.stream(slots=16, speculative=True) -> GreedyStream | None``: continuous greedy decoding
   (questions join and leave a running batch between steps), for models with the fast path; used by the server.
   ``speculative``: each step also checks tokens guessed from earlier answers and from the retrieval memory's
