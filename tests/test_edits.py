@@ -239,3 +239,19 @@ def test_a_number_compared_in_words_becomes_a_condition(spider_dir: Path) -> Non
     # a query already comparing with a number is left to value filling
     assert not [r for r in repairs("Templates with a version number greater than 5", sql + " WHERE Version_Number > 2",
                                    docs) if "> 5" in r]
+
+
+def test_a_negated_value_wants_no_plain_equality() -> None:
+    from sqldistill.sql.edits import negated_values
+
+    named = (frozenset({"france"}), frozenset())
+    assert negated_values('List the singers whose citizenship is not "France".', named[0]) == {"france"}
+    assert negated_values("List the singers from France.", named[0]) == set()
+    negated = frozenset({"france"})
+    plain = "SELECT Name FROM singer WHERE Citizenship = 'France'"
+    assert value_agreement(plain, named, negated=negated) == value_agreement(plain, named) - 1
+    # a negation elsewhere does not negate the value; <> and EXCEPT do
+    assert value_agreement(plain + " AND NOT Singer_ID IN (SELECT Singer_ID FROM song)", named, negated=negated) == 0
+    for sql in ("SELECT Name FROM singer WHERE Citizenship <> 'France'",
+                "SELECT Name FROM singer EXCEPT SELECT Name FROM singer WHERE Citizenship = 'France'"):
+        assert value_agreement(sql, named, negated=negated) == 1

@@ -529,13 +529,45 @@ def question_values(question: str, schema: Schema, values: dict[str, list[str]] 
     return frozenset(strings), frozenset(numbers)
 
 
+_NEGATION_BEFORE = re.compile(r"\b(not|no|isn't|aren't|wasn't|weren't|other than|except|excluding|different from)\b"
+                              r"[^.?!,;]{0,30}$", re.I)
+
+
+def _plainly_equal(sql: str, negated: frozenset[str]) -> bool:
+    """Whether the query compares a negated value with ``=`` outside any NOT, in a query with no EXCEPT."""
+    from sqlglot import exp
+
+    tree = parsed(sql)
+    if tree is None or tree.find(exp.Except) is not None:
+        return False
+    for eq in tree.find_all(exp.EQ):
+        lit = eq.expression
+        if isinstance(lit, exp.Literal) and lit.is_string and eq.find_ancestor(exp.Not) is None \
+                and any(v in str(lit.this).lower() for v in negated):
+            return True
+    return False
+
+
+def negated_values(question: str, strings: frozenset[str]) -> frozenset[str]:
+    """The named text values (``question_values``' strings) that a negation shortly before them applies to:
+    "singers whose citizenship is not France"."""
+    low = question.lower()
+    out = set()
+    for v in strings:
+        at = low.find(v)
+        if at >= 0 and _NEGATION_BEFORE.search(low[:at].rstrip(" '\"`")):
+            out.add(v)
+    return frozenset(out)
+
+
 def value_agreement(sql: str, named: tuple[frozenset[str], frozenset[float]], schema: Schema | None = None,
-                    values: dict[str, list[str]] | None = None) -> int:
+                    values: dict[str, list[str]] | None = None, negated: frozenset[str] = frozenset()) -> int:
     """A point for every value the question names (``question_values``) that the query uses as a literal, one
     off for every one it does not: "the paragraphs of the document 'Summer Show'" wants that document. With the
     ``schema`` and the database's text ``values``, also one off for every text literal compared with a column
     that does not hold it while another column of the query's tables does (``Height = 'Russia'``), and for
-    every ``column = 0/1`` the question does not say."""
+    every ``column = 0/1`` the question does not say; one off when it uses a ``negated`` value (``negated_values``)
+    with ``=`` outside any NOT."""
     from sqldistill.sql.grounding import literals
 
     strings, numbers = named
@@ -553,6 +585,8 @@ def value_agreement(sql: str, named: tuple[frozenset[str], frozenset[float]], sc
                 continue
     for v in strings:
         score += 1 if any(v in t or (len(t) >= 3 and t in v) for t in texts) else -1
+    if negated and _plainly_equal(sql, negated):
+        score -= 1  # "not from Russia" answered with "= 'Russia'"
     for n in numbers - FREE_NUMBERS:  # "at least one" needs no literal 1
         score += 1 if n in nums or any(t == f"{n:g}" for t in texts) else -1
     return score
@@ -620,5 +654,5 @@ def table_agreement(bare: str, sql: str, schema: Schema) -> int:
     return score
 
 
-__all__ = ["mentioned_values", "named_columns", "projection_agreement", "question_values", "repairs",
+__all__ = ["mentioned_values", "named_columns", "negated_values", "projection_agreement", "question_values", "repairs",
            "table_agreement", "value_agreement", "without_names"]

@@ -360,9 +360,16 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
     weighted = []
     bare = question
     if schema is not None:
-        from sqldistill.sql.edits import question_values, table_agreement, value_agreement, without_names
+        from sqldistill.sql.edits import (
+            negated_values,
+            question_values,
+            table_agreement,
+            value_agreement,
+            without_names,
+        )
 
         named = question_values(question, schema, values)
+        negated = negated_values(question, named[0])
         bare = without_names(question, schema)  # words that name a column are no cue ("number of products")
     for sql, w in out:
         w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
@@ -371,7 +378,7 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
             if link_weight:
                 score += link_weight * projection_agreement(question, sql, schema)
             if value_weight:
-                score += value_weight * value_agreement(sql, named, schema, values)
+                score += value_weight * value_agreement(sql, named, schema, values, negated)
             if table_weight:
                 score += table_weight * table_agreement(bare, sql, schema)
         weighted.append((sql, w * math.exp(score)))
