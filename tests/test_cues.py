@@ -41,6 +41,8 @@ from sqldistill.sql.cues import (
     ("Find the departments whose name contains the word computer.",
      "SELECT department_name FROM Departments WHERE department_name LIKE '%computer%'",
      "SELECT department_name FROM Departments WHERE department_name = 'computer'"),
+    ("What are the names of singers ordered by ascending net worth?",
+     "SELECT Name FROM singer ORDER BY Net_Worth_Millions", "SELECT Name FROM singer ORDER BY Net_Worth_Millions DESC"),
     ("How many friends does each student have?",
      "SELECT student_id, count(*) FROM Friend GROUP BY student_id", "SELECT count(DISTINCT student_id) FROM Friend"),
     ("How many paragraphs have a text different from 'Jersey'?",

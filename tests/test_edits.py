@@ -156,6 +156,10 @@ def test_the_values_a_question_names_are_found(schema: Any) -> None:
     strings, numbers = question_values("Which addresses in Port Chelsea have a line 2?", schema, values)
     assert strings == {"port chelsea"} and numbers == set()
     assert question_values("Which students have more than one address?", schema, values) == (set(), set())
+    # a two-letter value only as a code in capitals
+    codes = {"addresses.state_province_county": ["NY", "ny"]}
+    assert question_values("Which addresses are in NY?", schema, codes)[0] == {"ny"}
+    assert question_values("Which addresses are in ny?", schema, codes)[0] == set()
     assert question_values("Which students have more than 1 address?", schema, values) == (set(), {1.0})
 
 

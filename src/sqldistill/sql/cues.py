@@ -157,9 +157,14 @@ def comparison_agreement(question: str, sql: str) -> int:
     return 1 if gt == above else -1
 
 
+_ASCENDING = _re(r"\b(ascending|increasing|alphabetical(ly)?|from (the )?(lowest|smallest|least|fewest) to)\b")
+
+
 def cue_agreement(question: str, sql: str) -> int:
     asked, has = question_cues(question), sql_constructs(sql)
     score = direction_agreement(question, sql) + comparison_agreement(question, sql)
+    if "descending" in has and "descending" not in asked and _ASCENDING.search(_LITERAL.sub(" ", question)):
+        score -= 1  # sorted the other way from the "ascending" asked for
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
         score -= 1
     for cue in CUES:

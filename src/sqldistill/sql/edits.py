@@ -507,7 +507,8 @@ def without_names(question: str, schema: Schema) -> str:
 def question_values(question: str, schema: Schema, values: dict[str, list[str]] | None = None
                     ) -> tuple[frozenset[str], frozenset[float]]:
     """(strings, numbers) the question names as values: quoted text, text values of the database (``values``,
-    as ``retrieval.column_values`` gives them) it names as whole words, of overlapping ones the longest, and
+    as ``retrieval.column_values`` gives them) it names as whole words (two letters only when both are capitals
+    there and in the question, like a code "AD"), of overlapping ones the longest, and
     numbers written in digits outside the phrases that name columns."""
     strings = {m.group(1).strip().lower() for m in _QUOTED.finditer(question) if m.group(1).strip()}
     words = _schema_words(schema)
@@ -516,7 +517,8 @@ def question_values(question: str, schema: Schema, values: dict[str, list[str]] 
     for vs in (values or {}).values():
         for value in vs:
             v = value.strip().lower()
-            if len(v) < 3 or v in _STOP_VALUES or v in words or v.replace(".", "").isdigit():
+            code = len(v) == 2 and value.strip().isupper() and _word_at(question, value.strip()) is not None
+            if (len(v) < 3 and not code) or v in _STOP_VALUES or v in words or v.replace(".", "").isdigit():
                 continue
             pos = _word_at(low, v)
             if pos is not None:
