@@ -62,36 +62,34 @@ def test_graph_profiles_columns(singer: tuple[object, SchemaGraph]) -> None:
     assert [(e.table, e.ref_table) for e in g.edges] == [("song", "singer")]
 
 
-def test_join_keys_are_inferred_when_none_are_declared(tmp_path: Path) -> None:
+def _graph_of(tmp_path: Path, script: str) -> SchemaGraph:
+    """The schema graph of a small SQLite database made from ``script``."""
     import sqlite3
 
-    path = tmp_path / "shop.sqlite"
+    path = tmp_path / "small.sqlite"
     con = sqlite3.connect(path)
-    con.executescript("CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT);"
-                      "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INT, total REAL);"
-                      "INSERT INTO customer VALUES (1, 'Ann'), (2, 'Bo');"
-                      "INSERT INTO orders VALUES (1, 1, 9.5), (2, 1, 3.0);")
+    con.executescript(script)
     con.commit()
     con.close()
     with connect(str(path)) as db:
-        g = build_graph(db, reflect(db))
+        return build_graph(db, reflect(db))
+
+
+def test_join_keys_are_inferred_when_none_are_declared(tmp_path: Path) -> None:
+    g = _graph_of(tmp_path, "CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT);"
+                            "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INT, total REAL);"
+                            "INSERT INTO customer VALUES (1, 'Ann'), (2, 'Bo');"
+                            "INSERT INTO orders VALUES (1, 1, 9.5), (2, 1, 3.0);")
     assert [(e.table, e.column, e.ref_table, e.ref_column, e.declared) for e in g.edges] == [
         ("orders", "customer_id", "customer", "id", False)]
 
 
 def test_numbers_kept_as_text_are_numbers(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "staff.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("CREATE TABLE teacher (Teacher_ID INTEGER PRIMARY KEY, Name TEXT, Age TEXT, Phone TEXT, "
-                      "Code TEXT);"
-                      "INSERT INTO teacher VALUES (1, 'Ann', '32', '5551234567', '007'), (2, 'Bo', '29', '5559876543',"
-                      " '012'), (3, 'Cy', '41.5', '5550001111', '100');")
-    con.commit()
-    con.close()
-    with connect(str(path)) as db:
-        t = build_graph(db, reflect(db)).table("teacher")
+    t = _graph_of(tmp_path, "CREATE TABLE teacher (Teacher_ID INTEGER PRIMARY KEY, Name TEXT, Age TEXT, Phone TEXT, "
+                            "Code TEXT);"
+                            "INSERT INTO teacher VALUES (1, 'Ann', '32', '5551234567', '007'), "
+                            "(2, 'Bo', '29', '5559876543', '012'), (3, 'Cy', '41.5', '5550001111', '100');"
+                  ).table("teacher")
     age = t.column("Age")
     assert age.kind == "number" and age.role == "measure" and sorted(age.values) == [29, 32, 41.5]
     # long digit strings (phone numbers) and codes with leading zeros stay text
