@@ -19,6 +19,11 @@ from sqldistill.sql.edits import (
 )
 
 
+def _spider(spider_dir: Path, name: str) -> Any:
+    """The reflected schema of one Spider database."""
+    return reflect(str(spider_dir / "database" / name / f"{name}.sqlite"))
+
+
 @pytest.fixture(scope="module")
 def schema(spider_dir: Path) -> Any:
     name = "student_transcripts_tracking"
@@ -106,7 +111,7 @@ def test_a_value_the_question_names_becomes_a_filter(schema: Any) -> None:
 
 
 def test_a_plain_listing_is_aggregated_the_way_the_question_asks(spider_dir: Path) -> None:
-    poker = reflect(str(spider_dir / "database" / "poker_player" / "poker_player.sqlite"))
+    poker = _spider(spider_dir, "poker_player")
     assert repairs("Return the average earnings of all poker players.", "SELECT Earnings FROM poker_player",
                    poker) == ["SELECT AVG(Earnings) FROM poker_player"]
     assert repairs("How many different nationalities are there?", "SELECT DISTINCT Nationality FROM people",
@@ -119,10 +124,7 @@ def test_a_plain_listing_is_aggregated_the_way_the_question_asks(spider_dir: Pat
 
 
 def test_negation_and_grouping_are_repaired(spider_dir: Path) -> None:
-    def load(name: str) -> Any:
-        return reflect(str(spider_dir / "database" / name / f"{name}.sqlite"))
-
-    singer, teach = load("singer"), load("course_teach")
+    singer, teach = _spider(spider_dir, "singer"), _spider(spider_dir, "course_teach")
     assert repairs('List the singers whose citizenship is not "France".',
                    "SELECT Name FROM singer WHERE Citizenship = 'France'", singer) == [
         "SELECT Name FROM singer WHERE Citizenship <> 'France'"]
@@ -172,7 +174,7 @@ def test_value_agreement_counts_the_named_values_a_query_uses(schema: Any) -> No
 
 
 def test_table_agreement_wants_every_named_table_read(spider_dir: Path) -> None:
-    emp = reflect(str(spider_dir / "database" / "employee_hire_evaluation" / "employee_hire_evaluation.sqlite"))
+    emp = _spider(spider_dir, "employee_hire_evaluation")
     bare = without_names("Which shop has the most employees?", emp)
     right = ("SELECT T1.Name FROM shop AS T1 JOIN hiring AS T2 ON T1.Shop_ID = T2.Shop_ID "
              "GROUP BY T1.Shop_ID ORDER BY count(*) DESC LIMIT 1")
@@ -188,7 +190,7 @@ def test_table_agreement_wants_every_named_table_read(spider_dir: Path) -> None:
 
 
 def test_like_comparison_and_superlative_repairs(spider_dir: Path) -> None:
-    net = reflect(str(spider_dir / "database" / "network_1" / "network_1.sqlite"))
+    net = _spider(spider_dir, "network_1")
     assert repairs("Which students have a name containing Ky?", "SELECT name FROM Highschooler WHERE name = 'Ky'",
                    net) == ["SELECT name FROM Highschooler WHERE name LIKE '%Ky%'"]
     assert repairs("Which students are in a grade below 10?", "SELECT name FROM Highschooler WHERE grade > 10",
@@ -203,7 +205,7 @@ def test_like_comparison_and_superlative_repairs(spider_dir: Path) -> None:
 def test_vote_weights_favour_the_query_that_uses_the_named_value(spider_dir: Path) -> None:
     from sqldistill.train.retrieval import vote_weights
 
-    docs = reflect(str(spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"))
+    docs = _spider(spider_dir, "cre_Doc_Template_Mgt")
     q = "How many paragraphs does the document 'Summer Show' have?"
     plain = "SELECT count(*) FROM Paragraphs"
     named = ("SELECT count(*) FROM Documents AS T1 JOIN Paragraphs AS T2 ON T1.Document_ID = T2.Document_ID "
@@ -218,7 +220,7 @@ def test_two_values_joined_by_or_become_an_or(spider_dir: Path) -> None:
     from sqldistill.db import connect
     from sqldistill.train.retrieval import column_values
 
-    teach = reflect(str(spider_dir / "database" / "course_teach" / "course_teach.sqlite"))
+    teach = _spider(spider_dir, "course_teach")
     assert repairs("Which teachers are aged either 32 or 33?", "SELECT Name FROM teacher WHERE Age = 32", teach) == [
         "SELECT Name FROM teacher WHERE (Age = 32 OR Age = 33)"]
     path = spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"
@@ -234,7 +236,7 @@ def test_two_values_joined_by_or_become_an_or(spider_dir: Path) -> None:
 
 
 def test_a_number_compared_in_words_becomes_a_condition(spider_dir: Path) -> None:
-    docs = reflect(str(spider_dir / "database" / "cre_Doc_Template_Mgt" / "cre_Doc_Template_Mgt.sqlite"))
+    docs = _spider(spider_dir, "cre_Doc_Template_Mgt")
     sql = "SELECT Version_Number, Template_Type_Code FROM Templates"
     assert repairs("Return the version numbers and type codes of templates with a version number greater than 5.",
                    sql, docs) == [sql + " WHERE Version_Number > 5"]

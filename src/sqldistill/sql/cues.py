@@ -68,6 +68,10 @@ CUES: tuple[Cue, ...] = (
                     r"(start|begin|end)(s|ing)? with)\b"), _re(r"\blike\b"), False),
 )
 
+# A sort asked to go up ("in ascending order", "alphabetically", "from the lowest to ..."); shared with the repairs
+ASCENDING = _re(r"\b(ascending|increasing|alphabetical(ly)?|"
+                r"from (the )?(lowest|smallest|least|fewest|earliest|oldest) to)\b")
+
 # Superlatives that pick the top of an order, and the direction each asks for ("at least 3" is no superlative).
 _MOST = _re(r"(?<!\bat )\b(most|highest|largest|greatest|biggest|maximum|longest|tallest|heaviest|"
             r"most expensive|top|latest|newest|most recent)\b")
@@ -157,13 +161,12 @@ def comparison_agreement(question: str, sql: str) -> int:
     return 1 if gt == above else -1
 
 
-_ASCENDING = _re(r"\b(ascending|increasing|alphabetical(ly)?|from (the )?(lowest|smallest|least|fewest) to)\b")
 
 
 def cue_agreement(question: str, sql: str) -> int:
     asked, has = question_cues(question), sql_constructs(sql)
     score = direction_agreement(question, sql) + comparison_agreement(question, sql)
-    if "descending" in has and "descending" not in asked and _ASCENDING.search(_LITERAL.sub(" ", question)):
+    if "descending" in has and "descending" not in asked and ASCENDING.search(_LITERAL.sub(" ", question)):
         score -= 1  # sorted the other way from the "ascending" asked for
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
         score -= 1
@@ -175,4 +178,5 @@ def cue_agreement(question: str, sql: str) -> int:
     return score
 
 
-__all__ = ["CUES", "Cue", "comparison_agreement", "cue_agreement", "direction_agreement", "question_cues", "select_width", "sql_constructs"]
+__all__ = ["ASCENDING", "CUES", "Cue", "comparison_agreement", "cue_agreement", "direction_agreement", "question_cues",
+           "select_width", "sql_constructs"]

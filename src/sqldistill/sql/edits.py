@@ -29,7 +29,13 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqldistill.sql.cues import comparison_agreement, direction_agreement, question_cues, sql_constructs
+from sqldistill.sql.cues import (
+    ASCENDING,
+    comparison_agreement,
+    direction_agreement,
+    question_cues,
+    sql_constructs,
+)
 from sqldistill.sql.grounding import FREE_NUMBERS, ungrounded_literals
 from sqldistill.sql.parsed import parsed
 from sqldistill.synth.names import column_phrases, pluralize, table_phrase
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
 MAX_COLUMNS = 4
 _DESC = re.compile(r"\b(descending|decreasing|reverse|reversed|from (the )?(highest|largest|most|latest|newest) to)\b",
                    re.I)
-_ASC = re.compile(r"\b(ascending|increasing|from (the )?(lowest|smallest|least|earliest|oldest) to)\b", re.I)
+_ASC = ASCENDING
 
 
 def _word_at(low: str, phrase: str) -> int | None:
@@ -305,11 +311,11 @@ def _either_repairs(question: str, tree: Any, scope: _Scope, values: dict[str, l
         table = scope.owner(col)
         held = values.get(f"{table.name.lower()}.{col.name.lower()}", []) if table is not None and values else []
         best = ""
+        tail, head = after[m_after.end():] if m_after else None, before[:m_before.start()] if m_before else None
         for v in held:
             vl = v.strip().lower()
             if vl == text or len(vl) <= len(best):
                 continue
-            tail, head = after[m_after.end():] if m_after else None, before[:m_before.start()] if m_before else None
             if (tail is not None and _word_at(tail, vl) == 0) or (head is not None and head.endswith(vl)):
                 best = v.strip()
         if best:
@@ -440,8 +446,8 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
         key = order.expressions[0]
-        want_desc = bool(_DESC.search(question)) and not _ASC.search(question)
-        want_asc = bool(_ASC.search(question)) and not _DESC.search(question)
+        want_desc = bool(_DESC.search(question))  # "reverse alphabetical" is descending
+        want_asc = bool(_ASC.search(question)) and not want_desc
         if tree.args.get("limit") is not None and not want_desc and not want_asc:
             turn = direction_agreement(question, sql) < 0  # a top-1 taken from the wrong end
             want_desc, want_asc = turn and not key.args.get("desc"), turn and bool(key.args.get("desc"))
