@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sqldistill.sql.cues import (
+    bound_agreement,
+    bounds,
     comparison_agreement,
     cue_agreement,
     direction_agreement,
@@ -100,3 +102,30 @@ def test_a_comparison_in_words_wants_the_same_direction_in_sql() -> None:
     assert comparison_agreement("Districts with shops above 10000 and below 3000 products",
                                 "SELECT District FROM shop WHERE Number_products > 10000") == 0
     assert comparison_agreement("Which players are there?", "SELECT Name FROM p WHERE Earnings > 5") == 0
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("Students in at least 2 clubs", [(">=", 2.0)]),
+    ("Students in 3 or more clubs", [(">=", 3.0)]),
+    ("Students in more than 2 clubs", [(">", 2.0)]),
+    ("Players aged over 30", [(">", 30.0)]),
+    ("Shops with no more than 5 employees", [("<=", 5.0)]),
+    ("Shops with fewer than 5 employees", [("<", 5.0)]),
+    ("Shops with 4 or fewer employees", [("<=", 4.0)]),
+    ("Players with more than or equal to 3 wins", [(">=", 3.0)]),
+    ("Players with the most wins", []),
+])
+def test_bounds_read_the_number_and_its_inclusiveness(question: str, said: list[tuple[str, float]]) -> None:
+    assert bounds(question) == said
+
+
+def test_a_bound_wants_the_same_inclusiveness_in_sql() -> None:
+    q = "Which students are members of at least 2 clubs?"
+    having = "SELECT StuID FROM m GROUP BY StuID HAVING count(*) {}"
+    assert bound_agreement(q, having.format(">= 2")) == 1
+    assert bound_agreement(q, having.format("> 1")) == 1  # the same bound on integers
+    assert bound_agreement(q, having.format("> 2")) == -1
+    assert bound_agreement(q, having.format("> 5")) == 0  # another number: value filling's business
+    assert bound_agreement("Members of more than 2 clubs", having.format(">= 2")) == -1
+    assert bound_agreement("Members of more than 2 clubs", having.format(">= 3")) == 1
+    assert cue_agreement(q, having.format(">= 2")) > cue_agreement(q, having.format("> 2"))

@@ -261,3 +261,37 @@ def test_a_negated_value_wants_no_plain_equality() -> None:
     for sql in ("SELECT Name FROM singer WHERE Citizenship <> 'France'",
                 "SELECT Name FROM singer EXCEPT SELECT Name FROM singer WHERE Citizenship = 'France'"):
         assert value_agreement(sql, named, negated=negated) == 1
+
+
+def test_a_bound_in_words_sets_the_inclusiveness_and_most_common_groups(spider_dir: Path) -> None:
+    club = _spider(spider_dir, "club_1")
+    sql = ("SELECT T1.Fname FROM Student AS T1 JOIN Member_of_club AS T2 ON T1.StuID = T2.StuID "
+           "GROUP BY T1.StuID HAVING COUNT(*) > 2")
+    assert sql.replace("> 2", ">= 2") in repairs("Which students are members of at least 2 clubs?", sql, club)
+    assert not [r for r in repairs("Which students are members of more than 2 clubs?", sql, club) if ">=" in r]
+    # "the most common X": X's value held by the most rows of its table, the least common the other way
+    plain = "SELECT city_code FROM Student ORDER BY Age DESC LIMIT 1"
+    top = "SELECT city_code FROM Student GROUP BY city_code ORDER BY COUNT(*) DESC LIMIT 1"
+    assert top in repairs("What is the most common city code of students?", plain, club)
+    assert top.replace(" DESC", " ASC") in repairs("Which city code is least common among students?", plain, club)
+    # two columns named, or no "most common": nothing of the kind
+    assert not [r for r in repairs("What is the most common city code and age of students?", plain, club)
+                if "GROUP BY" in r]
+    assert not [r for r in repairs("What is the city code of the oldest student?", plain, club) if "GROUP BY" in r]
+
+
+def test_a_bound_on_a_noun_counts_the_returned_column_in_its_table(spider_dir: Path) -> None:
+    club = _spider(spider_dir, "club_1")
+    joined = ("SELECT T1.ClubLocation FROM Club AS T1 JOIN Member_of_club AS T2 ON T1.ClubID = T2.ClubID "
+              "GROUP BY T1.ClubID HAVING COUNT(*) < 2")
+    want = "SELECT ClubLocation FROM Club GROUP BY ClubLocation HAVING COUNT(*) >= 2"
+    assert want in repairs("Which club locations are shared by at least 2 clubs?", joined, club)
+    # the city codes of students: Student's column, counted in Student, keeping the query's own filter
+    assert "SELECT city_code FROM Student WHERE Age < 20 GROUP BY city_code HAVING COUNT(*) > 1" in repairs(
+        "Which city codes do more than one student under age 20 have?",
+        "SELECT city_code FROM Student WHERE Age < 20", club)
+    # the noun's table must hold the column, and a primary key makes groups of one
+    assert not [r for r in repairs("Which clubs have more than 3 students?", "SELECT ClubName FROM Club", club)
+                if "HAVING" in r]
+    assert not [r for r in repairs("Which students have more than 1 students?", "SELECT StuID FROM Student", club)
+                if "HAVING" in r]

@@ -163,9 +163,63 @@ def comparison_agreement(question: str, sql: str) -> int:
 
 
 
+# A bound on a number, inclusive or strict: "at least 2" / "2 or more" is >= 2 (or > 1), "more than 2" is > 2
+_N = r"(-?\d+(?:\.\d+)?|one|a single)(?![\w.])"
+_BOUNDS = (
+    (_re(r"\b(?:at least|no less than|not less than|no fewer than|(?:greater|more|higher|larger) than or equal to)\s+"
+         + _N), ">="),
+    (_re(r"(?<![\w.])" + _N + r"\s+or\s+(?:more|greater|higher|larger|above|over)\b"), ">="),
+    (_re(r"\b(?:at most|no more than|not more than|(?:less|fewer|lower|smaller) than or equal to)\s+" + _N), "<="),
+    (_re(r"(?<![\w.])" + _N + r"\s+or\s+(?:less|fewer|lower|smaller|below|under)\b"), "<="),
+    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:more|greater|higher|larger|bigger|older|longer|later) than|\b(?:above|over))\s+"
+         + _N), ">"),
+    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:less|fewer|lower|smaller|younger|shorter|earlier) than|\b(?:below|under))\s+"
+         + _N), "<"),
+)
+_SQL_BOUND = re.compile(r"(>=|<=|(?<![<>!])>(?!=)|<(?![>=]))\s*(-?\d+(?:\.\d+)?)(?![\w.])")
+# the same bound written with the other inclusiveness, on integers: ">= 2" is "> 1"
+_SAME = {(">=", ">"): -1, (">", ">="): 1, ("<=", "<"): 1, ("<", "<="): -1}
+OTHER_BOUND = {">=": ">", ">": ">=", "<=": "<", "<": "<="}
+
+
+def bound_spans(question: str) -> list[tuple[str, float, int]]:
+    """The bounds the question puts on numbers, as (SQL operator, number, where the phrase ends)."""
+    text = _LITERAL.sub(lambda m: " " * len(m.group(0)), question)
+    out = []
+    for pattern, op in _BOUNDS:
+        for m in pattern.finditer(text):
+            n = m.group(1).lower()
+            out.append((op, 1.0 if n in ("one", "a single") else float(n), m.end()))
+    return out
+
+
+def bounds(question: str) -> list[tuple[str, float]]:
+    """The bounds the question puts on numbers, as (SQL operator, number): "at least 2" is (">=", 2), "more than
+    one" is (">", 1)."""
+    return [(op, n) for op, n, _ in bound_spans(question)]
+
+
+def bound_agreement(question: str, sql: str) -> int:
+    """For each bound the question states ("at least 2", "more than 5", "3 or fewer"): a point when the query
+    compares with it the same way (">= 2" or "> 1"), one off when it compares with the same number the other
+    inclusiveness ("> 2" for "at least 2")."""
+    wanted = bounds(question)
+    if not wanted:
+        return 0
+    written = [(m.group(1), float(m.group(2))) for m in _SQL_BOUND.finditer(_LITERAL.sub("''", sql))]
+    score = 0
+    for op, n in wanted:
+        near = OTHER_BOUND[op]
+        if (op, n) in written or (near, n + _SAME[(op, near)]) in written:
+            score += 1
+        elif (near, n) in written:
+            score -= 1
+    return score
+
+
 def cue_agreement(question: str, sql: str) -> int:
     asked, has = question_cues(question), sql_constructs(sql)
-    score = direction_agreement(question, sql) + comparison_agreement(question, sql)
+    score = direction_agreement(question, sql) + comparison_agreement(question, sql) + bound_agreement(question, sql)
     if "descending" in has and "descending" not in asked and ASCENDING.search(_LITERAL.sub(" ", question)):
         score -= 1  # sorted the other way from the "ascending" asked for
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
@@ -178,5 +232,5 @@ def cue_agreement(question: str, sql: str) -> int:
     return score
 
 
-__all__ = ["ASCENDING", "CUES", "Cue", "comparison_agreement", "cue_agreement", "direction_agreement", "question_cues",
-           "select_width", "sql_constructs"]
+__all__ = ["ASCENDING", "CUES", "OTHER_BOUND", "Cue", "bound_agreement", "bound_spans", "bounds", "comparison_agreement",
+           "cue_agreement", "direction_agreement", "question_cues", "select_width", "sql_constructs"]

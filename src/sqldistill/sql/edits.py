@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.sql.cues import (
     ASCENDING,
+    OTHER_BOUND,
+    bound_spans,
+    bounds,
     comparison_agreement,
     direction_agreement,
     question_cues,
@@ -80,6 +83,21 @@ def _longest_apart(found: list[tuple[int, int, Any]]) -> list[Any]:
 def _phrases(column: str, table: str, all_tables: tuple[str, ...]) -> tuple[str, ...]:
     """Ways a question may name a column: its spoken forms, then its own name."""
     return (*column_phrases(column, table, all_tables), column)
+
+
+@lru_cache(maxsize=16384)
+def _named_by(column: str, table: str, all_tables: tuple[str, ...]) -> tuple[str, ...]:
+    """``_phrases`` and, for a two-word phrase, its "of" forms: "document id" is also "the id of the document"
+    and "ids of documents"."""
+    phrases = _phrases(column, table, all_tables)
+    inverted = []
+    for p in phrases:
+        words = p.split()
+        if len(words) == 2:
+            head, noun = words
+            inverted += [f"{noun} of the {head}", f"{noun} of {head}", f"{pluralize(noun)} of the {pluralize(head)}",
+                         f"{pluralize(noun)} of {pluralize(head)}"]
+    return (*inverted, *phrases)
 
 
 def _glot(schema: Schema) -> str:
@@ -141,7 +159,7 @@ def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, st
             low = col.name.lower()
             if low in conditions and low not in returned:
                 continue
-            for phrase in _phrases(col.name, table.name, scope.all_tables):
+            for phrase in _named_by(col.name, table.name, scope.all_tables):
                 pos = _mentions(question, phrase)
                 if pos is not None:
                     found.append((pos, len(phrase), (alias, col.name)))
@@ -388,6 +406,116 @@ def _comparison_repairs(question: str, sql: str, tree: Any, dialect: str) -> lis
     return [edit.sql(dialect=dialect)]
 
 
+_COMMON = re.compile(r"\b(most|least)\s+(?:comm+on(?:ly)?|frequent(?:ly)?|popular)\b", re.I)
+
+
+def _common_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
+    """"The most common X" (or most frequent / popular, least ...): the value of column X held by the most rows
+    of its table, ``SELECT x FROM t GROUP BY x ORDER BY count(*) DESC LIMIT 1``, when the question names
+    exactly one column of the query's tables."""
+    from sqlglot import exp
+
+    m = _COMMON.search(question)
+    if m is None:
+        return []
+    found: list[tuple[int, int, tuple[str, str]]] = []
+    for table in scope.tables.values():
+        for col in table.columns:
+            for phrase in _phrases(col.name, table.name, scope.all_tables):
+                pos = _mentions(question, phrase)
+                if pos is not None:
+                    found.append((pos, len(phrase), (table.name, col.name)))
+                    break
+    named = {c for c in _longest_apart(found)}
+    if len(named) != 1:
+        return []
+    table, column = next(iter(named))
+    key = exp.column(column)
+    query = exp.select(key).from_(table).group_by(key.copy())
+    desc = m.group(1).lower() == "most"
+    query = query.order_by(exp.Ordered(this=exp.Count(this=exp.Star()), desc=desc, nulls_first=not desc))
+    return [query.limit(1).sql(dialect=dialect)]
+
+
+def _group_count_repairs(question: str, tree: Any, scope: _Scope, schema: Schema, dialect: str) -> list[str]:
+    """"The X shared by at least 2 teachers", "document ids with 2 or more paragraphs": the query's one returned
+    column counted in the table the bound's noun names, ``SELECT x FROM t GROUP BY x HAVING count(*) >= 2``
+    (keeping the query's filter when it reads that table alone)."""
+    from sqlglot import exp
+
+    spans = bound_spans(question)
+    if len(spans) != 1 or len(tree.expressions) != 1 or not isinstance(tree.expressions[0], exp.Column):
+        return []
+    op, n, end = spans[0]
+    after = " ".join(question[end:].split()[:4])
+    nouns = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) is not None
+             or _mentions(after, t.name) is not None]
+    if len(nouns) != 1:
+        return []
+    table, name = nouns[0], tree.expressions[0].name
+    column = table.column(name)
+    if column is None or [c.lower() for c in table.primary_key] == [name.lower()]:
+        return []
+    key = exp.column(column.name)
+    edit = exp.select(key).from_(table.name)
+    where = tree.args.get("where")
+    if where is not None and list(scope.tables.values()) == [table]:
+        edit.set("where", where.copy())
+    count = exp.Count(this=exp.Star())
+    having = getattr(exp, _OPS[op])(this=count, expression=exp.Literal.number(int(n) if n == int(n) else n))
+    return [edit.group_by(key.copy()).having(having).sql(dialect=dialect)]
+
+
+def _both_repairs(tree: Any, dialect: str) -> list[str]:
+    """``c = 'A' AND c = 'B'`` holds for no row; the question asked for the rows of both: the query with
+    ``c = 'A'`` INTERSECT the query with ``c = 'B'`` ("documents with paragraph text 'Brazil' and 'Ireland'")."""
+    from sqlglot import exp
+
+    where = tree.args.get("where")
+    if where is None or tree.args.get("order") is not None or tree.args.get("limit") is not None:
+        return []
+    parts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    seen: dict[tuple[str, str], int] = {}
+    for i, part in enumerate(parts):
+        if isinstance(part, exp.EQ) and isinstance(part.this, exp.Column) and isinstance(part.expression, exp.Literal):
+            key = (part.this.table.lower(), part.this.name.lower())
+            if key in seen and parts[seen[key]].expression.this != part.expression.this:
+                first, second = seen[key], i
+                break
+            seen.setdefault(key, i)
+    else:
+        return []
+
+    def keeping(drop: int) -> Any:
+        edit = tree.copy()
+        rest = [p.copy() for j, p in enumerate(parts) if j != drop]
+        edit.set("where", exp.Where(this=exp.and_(*rest)))
+        return edit
+
+    return [exp.intersect(keeping(second), keeping(first), distinct=True).sql(dialect=dialect)]
+
+
+_OPS = {">": "GT", ">=": "GTE", "<": "LT", "<=": "LTE"}
+
+
+def _bound_repairs(question: str, tree: Any, dialect: str) -> list[str]:
+    """The query with a comparison against a number the question bounds turned to the bound's inclusiveness:
+    ``COUNT(*) > 2`` becomes ``>= 2`` for "at least 2" (``sql.cues.bounds``)."""
+    from sqlglot import exp
+
+    out = []
+    for op, n in bounds(question):
+        right, wrong = _OPS[op], _OPS[OTHER_BOUND[op]]
+        edit = tree.copy()
+        hits = [c for c in edit.find_all(getattr(exp, wrong)) if isinstance(c.expression, exp.Literal)
+                and not c.expression.is_string and _is_number(c.expression.this) and float(c.expression.this) == n]
+        for c in hits:
+            c.replace(getattr(exp, right)(this=c.this.copy(), expression=c.expression.copy()))
+        if hits:
+            out.append(edit.sql(dialect=dialect))
+    return out
+
+
 def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
     """An aggregate-only query grouped by the column the question counts "for each" / "per"."""
     from sqlglot import exp
@@ -429,20 +557,18 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out: list[str] = []
     if values:
         out += _condition_repairs(question, sql, tree, scope, values, dialect)
-    named = named_columns(question, sql, schema)
-    plain = all(isinstance(e, exp.Column) for e in tree.expressions)
-    if plain and 0 < len(named) <= MAX_COLUMNS and [c.lower() for _, c in named] != [
-            e.name.lower() for e in tree.expressions]:
-        edit = tree.copy()
-        edit.set("expressions", [scope.column(alias, col) for alias, col in named])
-        out.append(edit.sql(dialect=dialect))
+    out += _projection_repairs(question, sql, tree, scope, schema, dialect)
     out += _aggregate_repairs(question, sql, tree, scope, dialect)
+    out += _common_repairs(question, tree, scope, dialect)
+    out += _group_count_repairs(question, tree, scope, schema, dialect)
+    out += _both_repairs(tree, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
     out += _like_repairs(question, tree, dialect)
     out += _either_repairs(question, tree, scope, values, dialect)
     out += _number_condition_repairs(question, sql, tree, scope, dialect)
     out += _comparison_repairs(question, sql, tree, dialect)
+    out += _bound_repairs(question, tree, dialect)
     order = tree.args.get("order")
     if order is not None and len(order.expressions) == 1:
         key = order.expressions[0]
@@ -458,6 +584,21 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
             key.set("nulls_first", not want_desc)  # SQLite's own default either way: no NULLS clause is written
             out.append(edit.sql(dialect=dialect))
     return [s for s in dict.fromkeys(out) if s != sql]
+
+
+def _projection_repairs(question: str, sql: str, tree: Any, scope: _Scope, schema: Schema, dialect: str) -> list[str]:
+    """The query returning the columns of its tables the question names, in the order it names them, when it
+    returns plain columns and not those."""
+    from sqlglot import exp
+
+    named = named_columns(question, sql, schema)
+    plain = all(isinstance(e, exp.Column) for e in tree.expressions)
+    if not plain or not 0 < len(named) <= MAX_COLUMNS or [c.lower() for _, c in named] == [
+            e.name.lower() for e in tree.expressions]:
+        return []
+    edit = tree.copy()
+    edit.set("expressions", [scope.column(alias, col) for alias, col in named])
+    return [edit.sql(dialect=dialect)]
 
 
 def projection_agreement(question: str, sql: str, schema: Schema) -> int:
