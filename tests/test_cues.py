@@ -129,3 +129,11 @@ def test_a_bound_wants_the_same_inclusiveness_in_sql() -> None:
     assert bound_agreement("Members of more than 2 clubs", having.format(">= 2")) == -1
     assert bound_agreement("Members of more than 2 clubs", having.format(">= 3")) == 1
     assert cue_agreement(q, having.format(">= 2")) > cue_agreement(q, having.format("> 2"))
+
+
+def test_a_bound_also_wants_its_direction() -> None:
+    q = "Which cities do more than one employee under age 30 come from?"
+    assert bounds(q) == [(">", 1.0), ("<", 30.0)]
+    right = "SELECT City FROM employee WHERE Age < 30 GROUP BY City HAVING COUNT(*) > 1"
+    assert bound_agreement(q, right) == 2
+    assert bound_agreement(q, right.replace("Age < 30", "Age > 30")) == 0  # one right, one the wrong way

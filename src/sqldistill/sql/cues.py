@@ -171,9 +171,9 @@ _BOUNDS = (
     (_re(r"(?<![\w.])" + _N + r"\s+or\s+(?:more|greater|higher|larger|above|over)\b"), ">="),
     (_re(r"\b(?:at most|no more than|not more than|(?:less|fewer|lower|smaller) than or equal to)\s+" + _N), "<="),
     (_re(r"(?<![\w.])" + _N + r"\s+or\s+(?:less|fewer|lower|smaller|below|under)\b"), "<="),
-    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:more|greater|higher|larger|bigger|older|longer|later) than|\b(?:above|over))\s+"
+    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:more|greater|higher|larger|bigger|older|longer|later) than|\b(?:above|over))\s+(?:[a-z]+\s+)?"
          + _N), ">"),
-    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:less|fewer|lower|smaller|younger|shorter|earlier) than|\b(?:below|under))\s+"
+    (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:less|fewer|lower|smaller|younger|shorter|earlier) than|\b(?:below|under))\s+(?:[a-z]+\s+)?"
          + _N), "<"),
 )
 _SQL_BOUND = re.compile(r"(>=|<=|(?<![<>!])>(?!=)|<(?![>=]))\s*(-?\d+(?:\.\d+)?)(?![\w.])")
@@ -200,9 +200,9 @@ def bounds(question: str) -> list[tuple[str, float]]:
 
 
 def bound_agreement(question: str, sql: str) -> int:
-    """For each bound the question states ("at least 2", "more than 5", "3 or fewer"): a point when the query
-    compares with it the same way (">= 2" or "> 1"), one off when it compares with the same number the other
-    inclusiveness ("> 2" for "at least 2")."""
+    """For each bound the question states ("at least 2", "more than 5", "3 or fewer", "under age 30"): a point
+    when the query compares with it the same way (">= 2" or "> 1"), one off when it compares with the same
+    number the other inclusiveness ("> 2" for "at least 2") or the other direction ("> 30" for "under 30")."""
     wanted = bounds(question)
     if not wanted:
         return 0
@@ -212,7 +212,7 @@ def bound_agreement(question: str, sql: str) -> int:
         near = OTHER_BOUND[op]
         if (op, n) in written or (near, n + _SAME[(op, near)]) in written:
             score += 1
-        elif (near, n) in written:
+        elif any(v == n and o[0] != op[0] for o, v in written) or (near, n) in written:
             score -= 1
     return score
 

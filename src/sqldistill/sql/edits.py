@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.sql.cues import (
     ASCENDING,
-    OTHER_BOUND,
     bound_spans,
     bounds,
     comparison_agreement,
@@ -443,16 +442,19 @@ def _group_count_repairs(question: str, tree: Any, scope: _Scope, schema: Schema
     (keeping the query's filter when it reads that table alone)."""
     from sqlglot import exp
 
-    spans = bound_spans(question)
-    if len(spans) != 1 or len(tree.expressions) != 1 or not isinstance(tree.expressions[0], exp.Column):
+    if len(tree.expressions) != 1 or not isinstance(tree.expressions[0], exp.Column):
         return []
-    op, n, end = spans[0]
-    after = " ".join(question[end:].split()[:4])
-    nouns = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) is not None
-             or _mentions(after, t.name) is not None]
-    if len(nouns) != 1:
+    counted = []  # (operator, number, the table its noun names) for each bound followed by a table's name
+    for op, n, end in bound_spans(question):
+        after = " ".join(question[end:].split()[:4])
+        nouns = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) is not None
+                 or _mentions(after, t.name) is not None]
+        if len(nouns) == 1:
+            counted.append((op, n, nouns[0]))
+    if len(counted) != 1:
         return []
-    table, name = nouns[0], tree.expressions[0].name
+    op, n, table = counted[0]
+    name = tree.expressions[0].name
     column = table.column(name)
     if column is None or [c.lower() for c in table.primary_key] == [name.lower()]:
         return []
@@ -463,7 +465,8 @@ def _group_count_repairs(question: str, tree: Any, scope: _Scope, schema: Schema
         edit.set("where", where.copy())
     count = exp.Count(this=exp.Star())
     having = getattr(exp, _OPS[op])(this=count, expression=exp.Literal.number(int(n) if n == int(n) else n))
-    return [edit.group_by(key.copy()).having(having).sql(dialect=dialect)]
+    edit = edit.group_by(key.copy()).having(having)
+    return _bound_repairs(question, edit, dialect) or [edit.sql(dialect=dialect)]  # the kept filter as bounded
 
 
 def _both_repairs(tree: Any, dialect: str) -> list[str]:
@@ -499,21 +502,21 @@ _OPS = {">": "GT", ">=": "GTE", "<": "LT", "<=": "LTE"}
 
 
 def _bound_repairs(question: str, tree: Any, dialect: str) -> list[str]:
-    """The query with a comparison against a number the question bounds turned to the bound's inclusiveness:
-    ``COUNT(*) > 2`` becomes ``>= 2`` for "at least 2" (``sql.cues.bounds``)."""
+    """The query with each comparison against a number the question bounds turned to that bound
+    (``sql.cues.bounds``): ``COUNT(*) > 2`` becomes ``>= 2`` for "at least 2", ``age > 30`` becomes ``< 30``
+    for "under age 30"."""
     from sqlglot import exp
 
-    out = []
+    edit = tree.copy()
+    changed = False
     for op, n in bounds(question):
-        right, wrong = _OPS[op], _OPS[OTHER_BOUND[op]]
-        edit = tree.copy()
-        hits = [c for c in edit.find_all(getattr(exp, wrong)) if isinstance(c.expression, exp.Literal)
-                and not c.expression.is_string and _is_number(c.expression.this) and float(c.expression.this) == n]
-        for c in hits:
-            c.replace(getattr(exp, right)(this=c.this.copy(), expression=c.expression.copy()))
-        if hits:
-            out.append(edit.sql(dialect=dialect))
-    return out
+        right = getattr(exp, _OPS[op])
+        for c in list(edit.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE)):
+            if (not isinstance(c, right) and isinstance(c.expression, exp.Literal) and not c.expression.is_string
+                    and _is_number(c.expression.this) and float(c.expression.this) == n):
+                c.replace(right(this=c.this.copy(), expression=c.expression.copy()))
+                changed = True
+    return [edit.sql(dialect=dialect)] if changed else []
 
 
 def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
