@@ -295,3 +295,30 @@ def test_a_bound_on_a_noun_counts_the_returned_column_in_its_table(spider_dir: P
                 if "HAVING" in r]
     assert not [r for r in repairs("Which students have more than 1 students?", "SELECT StuID FROM Student", club)
                 if "HAVING" in r]
+
+
+def test_a_relation_stored_twice_is_read_from_its_owner_end(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqldistill.sql.edits import role_agreement
+
+    path = tmp_path / "club.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE Member (member_id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE Follows (member_id INTEGER REFERENCES Member(member_id),
+                              followed_id INTEGER REFERENCES Member(member_id));
+        INSERT INTO Member VALUES (1, 'Ann'), (2, 'Bob');
+        INSERT INTO Follows VALUES (1, 2);
+    """)
+    con.close()
+    schema = reflect(str(path))
+    owner = "SELECT T1.name, count(*) FROM Member AS T1 JOIN Follows AS T2 ON T1.member_id = T2.member_id GROUP BY T1.name"
+    other = owner.replace("T1.member_id = T2.member_id", "T1.member_id = T2.followed_id")
+    q = "How many follows does each member have?"
+    assert role_agreement(q, owner, schema) == 1
+    assert role_agreement(q, other, schema) == -1
+    # the question speaks of the other end: no opinion
+    assert role_agreement("How many members is each member followed by?", other, schema) == 0
+    assert role_agreement("Which members are Ann's follows?", other, schema) == 0
+    assert role_agreement(q, "SELECT name FROM Member", schema) == 0

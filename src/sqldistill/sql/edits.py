@@ -99,6 +99,22 @@ def _named_by(column: str, table: str, all_tables: tuple[str, ...]) -> tuple[str
     return (*inverted, *phrases)
 
 
+@lru_cache(maxsize=16384)
+def _qualified(column: str, table: str, all_tables: tuple[str, ...]) -> tuple[str, ...]:
+    """Phrases that name a column together with its table: "shop name", "the name of the shop", "names of
+    shops", "shop's name"."""
+    t = table_phrase(table).lower()
+    ts = pluralize(t).lower()
+    out = []
+    for p in column_phrases(column, table, all_tables):
+        p = p.lower()
+        if t in p:
+            continue
+        ps = pluralize(p).lower()
+        out += [f"{t} {p}", f"{t}'s {p}", *(f"{a} of {b}{c}" for a in (p, ps) for b in ("the ", "") for c in (t, ts))]
+    return tuple(out)
+
+
 def _glot(schema: Schema) -> str:
     """The sqlglot dialect of the schema's database: repairs are read and written in it."""
     from sqldistill.sql.safety import SQLGLOT_DIALECT
@@ -620,11 +636,84 @@ def projection_agreement(question: str, sql: str, schema: Schema) -> int:
               if isinstance(e.this, exp.Column) and isinstance(e.expression, exp.Literal)} if where is not None else set()
     score = 0
     returned = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
+    scope = _Scope(tree, schema)
     for e in tree.expressions:
         if isinstance(e, exp.Column):
             score += 1 if e.name.lower() in named and e.name.lower() not in pinned else -1
+            score -= _elsewhere(question, e, scope, schema)
     # and one off for every column of its tables the question names that it neither returns nor filters on
     return score - len(named - returned)
+
+
+def _elsewhere(question: str, col: Any, scope: _Scope, schema: Schema) -> int:
+    """1 when the question names a column of this name with another table ("the names of the shops") and never
+    with the table the query takes it from (``employee.Name``), else 0."""
+    owner = scope.owner(col)
+    if owner is None:
+        return 0
+    tables = scope.all_tables
+    if any(_mentions(question, p) is not None for p in _qualified(col.name, owner.name, tables)):
+        return 0
+    others = [t for t in schema.tables if t is not owner and t.column(col.name) is not None]
+    return int(any(_mentions(question, p) is not None for t in others for p in _qualified(col.name, t.name, tables)))
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"_?id$", "", word.lower()).strip("_")
+
+
+def _roles(schema: Schema) -> dict[str, dict[str, bool]]:
+    """For each table with two or more single-column foreign keys to the same table (``Friend(student_id,
+    friend_id)``): its role columns, each marked True when it echoes the table's own name (``friend_id`` in
+    Friend, ``liked_id`` in Likes: the other end of the relation) and False when it does not (the owner)."""
+    out: dict[str, dict[str, bool]] = {}
+    for t in schema.tables:
+        by_ref: dict[str, list[str]] = {}
+        for fk in t.foreign_keys:
+            if len(fk.columns) == 1:
+                by_ref.setdefault(fk.ref_table.lower(), []).append(fk.columns[0])
+        for cols in by_ref.values():
+            if len(cols) >= 2:
+                name = t.name.lower()
+                marks = {c.lower(): len(_stem(c)) >= 4 and name.startswith(_stem(c)[:4]) for c in cols}
+                if any(marks.values()) and not all(marks.values()):
+                    out.setdefault(name, {}).update(marks)
+    return out
+
+
+_OTHER_END = re.compile(r"\bby\b|'s\s+(\w+)|\b(\w+) of\b", re.I)
+
+
+def role_agreement(question: str, sql: str, schema: Schema) -> int:
+    """Of a relation stored twice over one table (friends, likes: ``student_id`` and ``friend_id`` both point
+    at students), a question about the students who have friends means the owner column: a point when the
+    query uses only owner columns of such tables, one off when it uses only the other end; no opinion when
+    the question speaks of the other end ("liked by", "Kyle's friends", "friends of")."""
+    from sqlglot import exp
+
+    roles = _roles(schema)
+    if not roles:
+        return 0
+    for m in _OTHER_END.finditer(question):
+        word = (m.group(1) or m.group(2) or "").lower()
+        if m.group(0).lower() == "by" or any(len(word) >= 4 and t.startswith(word[:4]) for t in roles):
+            return 0
+    tree = parsed(sql, _glot(schema))
+    if tree is None:
+        return 0
+    tables = {(t.alias or t.name).lower(): t.name.lower() for t in tree.find_all(exp.Table)}
+    if not set(tables.values()) & set(roles):
+        return 0
+    marks = set()
+    for c in tree.find_all(exp.Column):
+        name = c.name.lower()
+        if c.table:
+            owners = [tables.get(c.table.lower(), "")]
+        else:  # unqualified: the tables of the query that have such a column
+            owners = [t for t in set(tables.values()) if (tab := schema.table(t)) is not None and tab.column(name)]
+        if len(owners) == 1 and name in roles.get(owners[0], {}):
+            marks.add(roles[owners[0]][name])
+    return 0 if len(marks) != 1 else (-1 if marks.pop() else 1)
 
 
 _QUOTED = re.compile(r"""(?:^|[\s(])["'\u2018\u201c`]+\s*([^"'\u2019\u201d`]+?)\s*["'\u2019\u201d`]+(?=[\s?.,;:)!]|$)""")
