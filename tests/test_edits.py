@@ -322,3 +322,25 @@ def test_a_relation_stored_twice_is_read_from_its_owner_end(tmp_path: Path) -> N
     assert role_agreement("How many members is each member followed by?", other, schema) == 0
     assert role_agreement("Which members are Ann's follows?", other, schema) == 0
     assert role_agreement(q, "SELECT name FROM Member", schema) == 0
+
+
+def test_a_column_named_with_its_table_counts_against_the_same_name_elsewhere(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "shops.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE shop (Shop_ID INTEGER PRIMARY KEY, Name TEXT);
+        CREATE TABLE employee (Employee_ID INTEGER PRIMARY KEY, Name TEXT);
+        CREATE TABLE hiring (Shop_ID INTEGER REFERENCES shop(Shop_ID),
+                             Employee_ID INTEGER REFERENCES employee(Employee_ID));
+    """)
+    con.close()
+    schema = reflect(str(path))
+    shops = "SELECT Name FROM shop WHERE Shop_ID NOT IN (SELECT Shop_ID FROM hiring)"
+    staff = "SELECT Name FROM employee WHERE Employee_ID NOT IN (SELECT Employee_ID FROM hiring)"
+    for q in ("Find the names of the shops that hire no employee.", "Which shops hire nobody? Give the shop names."):
+        assert projection_agreement(q, shops, schema) == projection_agreement(q, staff, schema) + 1
+    # no table named with the column: no difference
+    q = "Which names are not in hiring?"
+    assert projection_agreement(q, shops, schema) == projection_agreement(q, staff, schema)
