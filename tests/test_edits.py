@@ -344,3 +344,28 @@ def test_a_column_named_with_its_table_counts_against_the_same_name_elsewhere(tm
     # no table named with the column: no difference
     q = "Which names are not in hiring?"
     assert projection_agreement(q, shops, schema) == projection_agreement(q, staff, schema)
+
+
+def test_the_sort_key_is_the_column_the_question_sorts_by(spider_dir: Path) -> None:
+    from sqldistill.sql.edits import order_agreement
+
+    club = _spider(spider_dir, "club_1")
+    q = "List the first names of students in descending order of age."
+    right, wrong = "SELECT Fname FROM Student ORDER BY Age DESC", "SELECT Fname FROM Student ORDER BY StuID DESC"
+    assert order_agreement(q, right, club) == 1
+    assert order_agreement(q, wrong, club) == -1
+    assert right in repairs(q, wrong, club)
+    # a superlative that names its measure, and a sort that names none: by what is listed
+    assert order_agreement("Who is the oldest student?", "SELECT Fname FROM Student ORDER BY Age DESC LIMIT 1",
+                           club) == 1
+    assert order_agreement("Who is the oldest student?", "SELECT Fname FROM Student ORDER BY Major DESC LIMIT 1",
+                           club) == -1
+    listed = "List the ages of students in descending order."
+    assert order_agreement(listed, "SELECT Age FROM Student ORDER BY Age DESC", club) == 1
+    assert order_agreement(listed, "SELECT Age FROM Student ORDER BY StuID DESC", club) == -1
+    assert "SELECT Age FROM Student ORDER BY Age DESC" in repairs(listed, "SELECT Age FROM Student ORDER BY StuID DESC",
+                                                                  club)
+    # nothing said about the order, or counted rows: no opinion
+    assert order_agreement("List the ages of students.", wrong, club) == 0
+    assert order_agreement("Which major has the most students?",
+                           "SELECT Major FROM Student GROUP BY Major ORDER BY count(*) DESC LIMIT 1", club) == 0

@@ -581,6 +581,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _common_repairs(question, tree, scope, dialect)
     out += _group_count_repairs(question, tree, scope, schema, dialect)
     out += _both_repairs(tree, dialect)
+    out += _order_repairs(question, tree, scope, schema, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
     out += _like_repairs(question, tree, dialect)
@@ -656,6 +657,95 @@ def _elsewhere(question: str, col: Any, scope: _Scope, schema: Schema) -> int:
         return 0
     others = [t for t in schema.tables if t is not owner and t.column(col.name) is not None]
     return int(any(_mentions(question, p) is not None for t in others for p in _qualified(col.name, t.name, tables)))
+
+
+# Where a question says what a listing is sorted by, or what a superlative measures: the words after these
+_ORDER_BY = re.compile(r"\b(?:(?:order(?:ed)?|sort(?:ed)?|rank(?:ed)?|arranged|listed)\s+(?:\w+\s+){0,3}?by|"
+                       r"(?:order|terms) of|(?:highest|lowest|largest|smallest|greatest|biggest|least|fewest|"
+                       r"most|maximum|minimum|top|max|min)|(?:from the )?(?:highest|lowest|most|least)|by)\s+"
+                       r"(?:the\s+|their\s+|its\s+|his\s+|her\s+|number of\s+)?", re.I)
+# a sort that names no column: "in descending order", "ordered descending by value"
+_BARE_ORDER = re.compile(r"\b(?:in|by) (?:ascending|descending|increasing|decreasing|alphabetical|reverse)\s+order\b"
+                         r"\s*[.?!]?\s*$|\b(?:order(?:ed)?|sort(?:ed)?) (?:ascending|descending)(?: by value)?\b", re.I)
+# superlatives that name their measure themselves
+_MEASURED = {"tallest": "height", "shortest": "height", "oldest": "age", "youngest": "age", "heaviest": "weight",
+             "lightest": "weight", "cheapest": "price", "richest": "earnings", "longest": "length"}
+_MEASURED_WORDS = re.compile(r"\b(" + "|".join(_MEASURED) + r")\b", re.I)
+
+
+def _order_wanted(question: str, schema: Schema) -> set[str]:
+    """Names of the columns (any table) the question sorts or takes a superlative by."""
+    all_tables = tuple(t.name.lower() for t in schema.tables)
+    low = question.lower()
+    found: set[str] = set()
+    for m in _ORDER_BY.finditer(low):
+        rest = low[m.end():m.end() + 60]
+        best = None
+        for t in schema.tables:
+            for c in t.columns:
+                for phrase in _named_by(c.name, t.name, all_tables):
+                    if _mentions(rest, phrase) == 0 and (best is None or len(phrase) > best[0]):
+                        best = (len(phrase), c.name.lower())
+        if best is not None:
+            found.add(best[1])
+    for m in _MEASURED_WORDS.finditer(low):
+        head = _MEASURED[m.group(1).lower()]
+        found |= {c.name.lower() for t in schema.tables for c in t.columns if head in c.name.lower()}
+    return found
+
+
+def order_agreement(question: str, sql: str, schema: Schema) -> int:
+    """For a question that names what it sorts by or measures a superlative with ("in descending order of
+    earnings", "the highest earnings", "the tallest"): a point when the query orders by (or takes max/min of)
+    that column, one off when it orders by something else."""
+    from sqlglot import exp
+
+    wanted = _order_wanted(question, schema)
+    bare = not wanted and _BARE_ORDER.search(question) is not None
+    if not wanted and not bare:
+        return 0
+    tree = parsed(sql, _glot(schema))
+    if not isinstance(tree, exp.Select):
+        return 0
+    if bare:  # "list the earnings in descending order": sorted by what it lists
+        wanted = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
+        if len(wanted) != 1 or tree.args.get("order") is None:
+            return 0
+    keys: set[str] = set()
+    order = tree.args.get("order")
+    if order is not None:
+        keys |= {c.name.lower() for o in order.expressions for c in o.find_all(exp.Column)}
+        if not keys:
+            return 0  # ORDER BY count(*): counted rows, not a column
+    for agg in tree.find_all(exp.Max, exp.Min):
+        keys |= {c.name.lower() for c in agg.find_all(exp.Column)}
+    if not keys:
+        return 0
+    return 1 if keys & wanted else -1
+
+
+def _order_repairs(question: str, tree: Any, scope: _Scope, schema: Schema, dialect: str) -> list[str]:
+    """The query's one ORDER BY column replaced by the column the question sorts by, when one of its tables has
+    it ("names of poker players in descending order of earnings")."""
+    from sqlglot import exp
+
+    order = tree.args.get("order")
+    if order is None or len(order.expressions) != 1 or not isinstance(order.expressions[0].this, exp.Column):
+        return []
+    wanted = _order_wanted(question, schema)
+    if not wanted and _BARE_ORDER.search(question):
+        wanted = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
+    key = order.expressions[0].this
+    if len(wanted) != 1 or key.name.lower() in wanted:
+        return []
+    name = next(iter(wanted))
+    homes = [(a, t) for a, t in scope.tables.items() if t.column(name) is not None]
+    if len(homes) != 1:
+        return []
+    alias, table = homes[0]
+    edit = tree.copy()
+    edit.args["order"].expressions[0].set("this", scope.column(alias, table.column(name).name))
+    return [edit.sql(dialect=dialect)]
 
 
 def _stem(word: str) -> str:

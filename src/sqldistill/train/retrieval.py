@@ -324,7 +324,8 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
                  tau: float = 0.1, ungrounded: float = 0.1, student_weight: float = 0.5,
                  cue_weight: float = 1.0, schema: Schema | None = None, link_weight: float = 0.5,
                  values: dict[str, list[str]] | None = None, value_weight: float = 2.0,
-                 table_weight: float = 0.25, role_weight: float = 0.5) -> list[tuple[str, float]]:
+                 table_weight: float = 0.25, role_weight: float = 0.5,
+                 order_weight: float = 0.5) -> list[tuple[str, float]]:
     """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
     the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that,
     and every vote is multiplied by ``exp(cue_weight * cue_agreement)`` (``sql.cues``: does the query have the
@@ -333,10 +334,11 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
     With the ``schema``, each candidate's repairs (``sql.edits``: the columns the question names, the sort it
     says, and with the database's ``values`` a filter on a value it names, ...) join with their source's vote,
     and every vote is multiplied by ``exp(link_weight * projection_agreement + value_weight * value_agreement
-    + table_weight * table_agreement + role_weight * role_agreement)``: returned columns the question names,
+    + table_weight * table_agreement + role_weight * role_agreement + order_weight * order_agreement)``:
+    returned columns the question names,
     minus those it does not; values the question names that the query uses, minus those it leaves out; minus
     the tables it names that the query does not read; which end of a relation stored twice over one table
-    (``Friend(student_id, friend_id)``) the query reads.
+    (``Friend(student_id, friend_id)``) the query reads; whether it sorts by the column the question sorts by.
 
     Defaults: the best of a grid (cue_weight, link_weight, value_weight, table_weight, student_weight) on the
     synthesizer's held-out questions of the nine open-dev databases (bench/open_dev.py models trained with
@@ -363,6 +365,7 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
     if schema is not None:
         from sqldistill.sql.edits import (
             negated_values,
+            order_agreement,
             question_values,
             role_agreement,
             table_agreement,
@@ -385,5 +388,7 @@ def vote_weights(student: list[str], retrieved: list[tuple[str, float]], questio
                 score += table_weight * table_agreement(bare, sql, schema)
             if role_weight:
                 score += role_weight * role_agreement(question, sql, schema)
+            if order_weight:
+                score += order_weight * order_agreement(question, sql, schema)
         weighted.append((sql, w * math.exp(score)))
     return weighted
