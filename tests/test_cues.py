@@ -137,3 +137,14 @@ def test_a_bound_also_wants_its_direction() -> None:
     right = "SELECT City FROM employee WHERE Age < 30 GROUP BY City HAVING COUNT(*) > 1"
     assert bound_agreement(q, right) == 2
     assert bound_agreement(q, right.replace("Age < 30", "Age > 30")) == 0  # one right, one the wrong way
+
+
+def test_a_query_negating_twice_loses_to_one_negating_once() -> None:
+    q = "Show names of people whose nationality is not Russia."
+    once = "SELECT Name FROM people WHERE Nationality != 'Russia'"
+    twice = "SELECT Name FROM people EXCEPT SELECT Name FROM people WHERE Nationality != 'Russia'"
+    assert cue_agreement(q, once) == cue_agreement(q, twice) + 1
+    # two negations asked: two in SQL are fine
+    q2 = "Which people are not from Russia and have no poker record?"
+    assert cue_agreement(q2, "SELECT Name FROM people WHERE Nationality != 'Russia' AND People_ID NOT IN "
+                             "(SELECT People_ID FROM poker_player)") == 1

@@ -46,15 +46,18 @@ _SUPERLATIVE = (r"most|least|highest|lowest|largest|smallest|youngest|oldest|big
                 r"shortest|top|earliest|latest|maximum|minimum|max|min|best|worst|newest|cheapest|heaviest|"
                 r"lightest|tallest")
 
+# negation in words and in SQL; also counted: a query negating more often than its question negates twice
+_NEGATION_WORDS = _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b|"
+                      r"\bdifferent from\b")
+_NEGATION_SQL = _re(r"\bnot\b|!=|<>|\bexcept\b")
+
 CUES: tuple[Cue, ...] = (
     Cue("order", _re(rf"\b(order|ordered|sorted|sort|ascending|descending|alphabetical(ly)?|ranked|"
                      rf"{_SUPERLATIVE})\b"),
         _re(r"\border\s+by\b|\b(max|min)\s*\("), True),
     Cue("descending", _re(r"\b(descending|decreasing|reverse|reversed)\b"), _re(r"\bdesc\b"), False),
     Cue("count", _re(r"\bhow many\b|\bnumber of\b|\bcount(s|ed)?\b"), _re(r"\bcount\s*\("), True),
-    Cue("negation", _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b|"
-                        r"\bdifferent from\b"),
-        _re(r"\bnot\b|!=|<>|\bexcept\b"), True),
+    Cue("negation", _NEGATION_WORDS, _NEGATION_SQL, True),
     Cue("average", _re(r"\b(average|mean|avg)\b"), _re(r"\bavg\s*\("), True),
     Cue("total", _re(r"\b(total|sum|combined|overall)\b"), _re(r"\b(sum|count)\s*\("), False),
     Cue("comparison", _re(r"\b(at least|at most|more than|less than|fewer than|greater than|larger than|"
@@ -224,6 +227,9 @@ def cue_agreement(question: str, sql: str) -> int:
         score -= 1  # sorted the other way from the "ascending" asked for
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
         score -= 1
+    said = len(_NEGATION_WORDS.findall(_LITERAL.sub(" ", question)))
+    if said and len(_NEGATION_SQL.findall(_LITERAL.sub("''", sql))) > said:
+        score -= 1  # negated twice ("EXCEPT ... WHERE x != 'A'") where the question negates once
     for cue in CUES:
         if cue.name in asked:
             score += 1 if cue.name in has else -1
