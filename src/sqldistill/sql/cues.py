@@ -179,6 +179,7 @@ _BOUNDS = (
     (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:less|fewer|lower|smaller|younger|shorter|earlier) than|\b(?:below|under))\s+(?:[a-z]+\s+)?"
          + _N), "<"),
 )
+_SQL_EQUAL = re.compile(r"(?<![<>!=])=\s*(-?\d+(?:\.\d+)?)(?![\w.])")
 _SQL_BOUND = re.compile(r"(>=|<=|(?<![<>!])>(?!=)|<(?![>=]))\s*(-?\d+(?:\.\d+)?)(?![\w.])")
 # the same bound written with the other inclusiveness, on integers: ">= 2" is "> 1"
 _SAME = {(">=", ">"): -1, (">", ">="): 1, ("<=", "<"): 1, ("<", "<="): -1}
@@ -209,14 +210,16 @@ def bound_agreement(question: str, sql: str) -> int:
     wanted = bounds(question)
     if not wanted:
         return 0
-    written = [(m.group(1), float(m.group(2))) for m in _SQL_BOUND.finditer(_LITERAL.sub("''", sql))]
+    bare = _LITERAL.sub("''", sql)
+    written = [(m.group(1), float(m.group(2))) for m in _SQL_BOUND.finditer(bare)]
+    equal = {float(m.group(1)) for m in _SQL_EQUAL.finditer(bare)}
     score = 0
     for op, n in wanted:
         near = OTHER_BOUND[op]
         if (op, n) in written or (near, n + _SAME[(op, near)]) in written:
             score += 1
-        elif any(v == n and o[0] != op[0] for o, v in written) or (near, n) in written:
-            score -= 1
+        elif any(v == n and o[0] != op[0] for o, v in written) or (near, n) in written or n in equal:
+            score -= 1  # compared the other way, the other inclusiveness, or "= 2" for "2 or more"
     return score
 
 

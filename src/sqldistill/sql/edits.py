@@ -172,16 +172,15 @@ def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, st
             continue  # a table read under an alias too: the alias speaks for it
         for col in table.columns:
             low = col.name.lower()
-            if low in conditions and low not in returned:
-                continue
+            only_filtered = low in conditions and low not in returned
             for phrase in _named_by(col.name, table.name, scope.all_tables):
                 pos = _mentions(question, phrase)
-                if pos is not None:
-                    found.append((pos, len(phrase), (alias, col.name)))
+                if pos is not None:  # a column only filtered on still owns its words ("id of the document")
+                    found.append((pos, len(phrase), (alias, col.name, only_filtered)))
                     break
     out: list[tuple[str, str]] = []
-    for alias, col in _longest_apart(found):
-        if all(c.lower() != col.lower() for _, c in out):
+    for alias, col, only_filtered in _longest_apart(found):
+        if not only_filtered and all(c.lower() != col.lower() for _, c in out):
             out.append((alias, col))
     return out
 
