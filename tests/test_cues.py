@@ -148,3 +148,12 @@ def test_a_query_negating_twice_loses_to_one_negating_once() -> None:
     q2 = "Which people are not from Russia and have no poker record?"
     assert cue_agreement(q2, "SELECT Name FROM people WHERE Nationality != 'Russia' AND People_ID NOT IN "
                              "(SELECT People_ID FROM poker_player)") == 1
+
+
+def test_a_top_taken_unasked_and_a_bound_compared_with_equality_lose() -> None:
+    q = "What are the final tables made of all poker players, ordered by final tables made descending?"
+    listing = "SELECT Final_Table_Made FROM poker_player ORDER BY Final_Table_Made DESC"
+    assert cue_agreement(q, listing) == cue_agreement(q, listing + " LIMIT 1") + 1
+    assert cue_agreement("Who has the highest earnings?", "SELECT Name FROM p ORDER BY Earnings DESC LIMIT 1") > 0
+    assert bound_agreement("Ranks of players with no less than 19 final tables",
+                           "SELECT Money_Rank FROM poker_player WHERE Final_Table_Made <> 19") == -1

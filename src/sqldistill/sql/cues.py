@@ -46,6 +46,9 @@ _SUPERLATIVE = (r"most|least|highest|lowest|largest|smallest|youngest|oldest|big
                 r"shortest|top|earliest|latest|maximum|minimum|max|min|best|worst|newest|cheapest|heaviest|"
                 r"lightest|tallest")
 
+# what a LIMIT answers: a superlative, "first"/"top", or a number of rows
+_TOP_WORDS = _re(rf"\b({_SUPERLATIVE}|first|last|one|single|\w+est)\b|\d")
+
 # negation in words and in SQL; also counted: a query negating more often than its question negates twice
 _NEGATION_WORDS = _re(r"\b(not|no|never|without|except|excluding|none|neither|nor)\b|n't\b|\bother than\b|"
                       r"\bdifferent from\b")
@@ -179,7 +182,7 @@ _BOUNDS = (
     (_re(r"(?:(?<!\bno )(?<!\bnot )\b(?:less|fewer|lower|smaller|younger|shorter|earlier) than|\b(?:below|under))\s+(?:[a-z]+\s+)?"
          + _N), "<"),
 )
-_SQL_EQUAL = re.compile(r"(?<![<>!=])=\s*(-?\d+(?:\.\d+)?)(?![\w.])")
+_SQL_EQUAL = re.compile(r"(?:(?<![<>!=])=|!=|<>)\s*(-?\d+(?:\.\d+)?)(?![\w.])")
 _SQL_BOUND = re.compile(r"(>=|<=|(?<![<>!])>(?!=)|<(?![>=]))\s*(-?\d+(?:\.\d+)?)(?![\w.])")
 # the same bound written with the other inclusiveness, on integers: ">= 2" is "> 1"
 _SAME = {(">=", ">"): -1, (">", ">="): 1, ("<=", "<"): 1, ("<", "<="): -1}
@@ -219,7 +222,7 @@ def bound_agreement(question: str, sql: str) -> int:
         if (op, n) in written or (near, n + _SAME[(op, near)]) in written:
             score += 1
         elif any(v == n and o[0] != op[0] for o, v in written) or (near, n) in written or n in equal:
-            score -= 1  # compared the other way, the other inclusiveness, or "= 2" for "2 or more"
+            score -= 1  # compared the other way, the other inclusiveness, or "= 2" / "<> 2" for "2 or more"
     return score
 
 
@@ -228,6 +231,8 @@ def cue_agreement(question: str, sql: str) -> int:
     score = direction_agreement(question, sql) + comparison_agreement(question, sql) + bound_agreement(question, sql)
     if "descending" in has and "descending" not in asked and ASCENDING.search(_LITERAL.sub(" ", question)):
         score -= 1  # sorted the other way from the "ascending" asked for
+    if _LIMIT.search(_LITERAL.sub("''", sql)) and not _TOP_WORDS.search(question):
+        score -= 1  # a top taken where the question asks for no superlative and no number of rows
     if select_width(sql) > 1 and not _SEVERAL.search(_LITERAL.sub(" ", question)):
         score -= 1
     said = len(_NEGATION_WORDS.findall(_LITERAL.sub(" ", question)))
