@@ -360,6 +360,10 @@ def test_the_sort_key_is_the_column_the_question_sorts_by(spider_dir: Path) -> N
                            club) == 1
     assert order_agreement("Who is the oldest student?", "SELECT Fname FROM Student ORDER BY Major DESC LIMIT 1",
                            club) == -1
+    # the superlative's own direction: the youngest is the bottom of age
+    young = "SELECT Fname FROM Student ORDER BY Age DESC LIMIT 1"
+    assert order_agreement("Who is the youngest student?", young, club) == -1
+    assert "SELECT Fname FROM Student ORDER BY Age ASC LIMIT 1" in repairs("Who is the youngest student?", young, club)
     listed = "List the ages of students in descending order."
     assert order_agreement(listed, "SELECT Age FROM Student ORDER BY Age DESC", club) == 1
     assert order_agreement(listed, "SELECT Age FROM Student ORDER BY StuID DESC", club) == -1

@@ -667,8 +667,9 @@ _ORDER_BY = re.compile(r"\b(?:(?:order(?:ed)?|sort(?:ed)?|rank(?:ed)?|arranged|l
 _BARE_ORDER = re.compile(r"\b(?:in|by) (?:ascending|descending|increasing|decreasing|alphabetical|reverse)\s+order\b"
                          r"\s*[.?!]?\s*$|\b(?:order(?:ed)?|sort(?:ed)?) (?:ascending|descending)(?: by value)?\b", re.I)
 # superlatives that name their measure themselves
-_MEASURED = {"tallest": "height", "shortest": "height", "oldest": "age", "youngest": "age", "heaviest": "weight",
-             "lightest": "weight", "cheapest": "price", "richest": "earnings", "longest": "length"}
+_MEASURED = {"tallest": ("height", True), "shortest": ("height", False), "oldest": ("age", True),
+             "youngest": ("age", False), "heaviest": ("weight", True), "lightest": ("weight", False),
+             "cheapest": ("price", False), "richest": ("earnings", True), "longest": ("length", True)}
 _MEASURED_WORDS = re.compile(r"\b(" + "|".join(_MEASURED) + r")\b", re.I)
 
 
@@ -688,7 +689,7 @@ def _order_wanted(question: str, schema: Schema) -> set[str]:
         if best is not None:
             found.add(best[1])
     for m in _MEASURED_WORDS.finditer(low):
-        head = _MEASURED[m.group(1).lower()]
+        head = _MEASURED[m.group(1).lower()][0]
         found |= {c.name.lower() for t in schema.tables for c in t.columns if head in c.name.lower()}
     return found
 
@@ -720,7 +721,26 @@ def order_agreement(question: str, sql: str, schema: Schema) -> int:
         keys |= {c.name.lower() for c in agg.find_all(exp.Column)}
     if not keys:
         return 0
-    return 1 if keys & wanted else -1
+    if not keys & wanted:
+        return -1
+    return -1 if _measured_backwards(question, tree) else 1
+
+
+def _measured_backwards(question: str, tree: Any) -> bool:
+    """Whether a top-1 by a measured column goes the other way from the superlative that measures it ("the
+    youngest" by ``age DESC``)."""
+    from sqlglot import exp
+
+    order, limit = tree.args.get("order"), tree.args.get("limit")
+    if order is None or limit is None or len(order.expressions) != 1:
+        return False
+    key = order.expressions[0]
+    column = key.this.name.lower() if isinstance(key.this, exp.Column) else ""
+    for m in _MEASURED_WORDS.finditer(question):
+        head, desc = _MEASURED[m.group(1).lower()]
+        if head in column and bool(key.args.get("desc")) != desc:
+            return True
+    return False
 
 
 def _order_repairs(question: str, tree: Any, scope: _Scope, schema: Schema, dialect: str) -> list[str]:
@@ -735,6 +755,13 @@ def _order_repairs(question: str, tree: Any, scope: _Scope, schema: Schema, dial
     if not wanted and _BARE_ORDER.search(question):
         wanted = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
     key = order.expressions[0].this
+    if _measured_backwards(question, tree):  # "the youngest" taken from the top of age: turned around
+        edit = tree.copy()
+        turned = edit.args["order"].expressions[0]
+        desc = not turned.args.get("desc")
+        turned.set("desc", desc)
+        turned.set("nulls_first", not desc)
+        return [edit.sql(dialect=dialect)]
     if len(wanted) != 1 or key.name.lower() in wanted:
         return []
     name = next(iter(wanted))
