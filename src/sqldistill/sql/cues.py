@@ -10,14 +10,18 @@ query that returns several columns loses a point when the question asks for seve
 (no "and", "with", "their", comma, ...): "the most common citizenship" wants the citizenship, not its count too.
 Two cues also read a direction: a superlative ("the most", "the fewest", "the earliest") wants the top of an
 order taken that way (``direction_agreement``), a comparison in words ("more than", "below", "at least") wants
-SQL comparisons going that way (``comparison_agreement``); both count in ``cue_agreement``. A count asked
-"for each" or "each" ("how many friends does each student have") wants a GROUP BY.
+SQL comparisons going that way (``comparison_agreement``), a bound on a number ("at least 2", "more than one",
+"under age 30") wants that number compared that way and with that inclusiveness (``bound_agreement``); all
+count in ``cue_agreement``. A count asked "for each" or "each" ("how many friends does each student have")
+wants a GROUP BY; a query negating more often than its question, or taking a LIMIT the question asks for with
+no superlative and no number, loses a point.
 
 These are generic English-to-SQL correspondences, not facts about any database.
 
 Contract (stable): ``cue_agreement(question, sql) -> int`` (0 when nothing is cued either way);
 ``question_cues(question) -> frozenset[str]``; ``direction_agreement(question, sql) -> int``;
-``comparison_agreement(question, sql) -> int``; ``sql_constructs(sql) -> frozenset[str]``, over the names in
+``comparison_agreement(question, sql) -> int``; ``bounds(question) -> [(operator, number)]``;
+``bound_agreement(question, sql) -> int``; ``sql_constructs(sql) -> frozenset[str]``, over the names in
 ``CUES``; ``select_width(sql) -> int``.
 """
 

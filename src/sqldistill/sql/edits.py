@@ -9,18 +9,26 @@ top-1 the question's superlative ("the fewest") says; a value the question names
 an OR of both values, "<column> greater than N" a condition; a plain
 listing gets the count/average/total asked for; a negated question flips the query's one equality; "contains"
 turns an equality into LIKE; a comparison that goes against the question's ("below", "at least") turns
-around; an aggregate-only query is grouped by the column counted "for each". The variants join
-execution-guided selection as extra candidates. Scores for the vote: ``projection_agreement`` (returned
-columns the question names), ``value_agreement`` (values the question names that the query uses) and
-``table_agreement`` (tables the question names that the query reads). Repairs are read and written in the
-schema's SQL dialect.
+around, and one against a number the question bounds ("at least 2", "under age 30") takes that bound; an
+aggregate-only query is grouped by the column counted "for each"; "the most common X" becomes X grouped and
+counted; a bound on a noun ("shared by at least 2 teachers") counts the returned column in that noun's table;
+``c = 'A' AND c = 'B'`` (no row has both) becomes an INTERSECT; the ORDER BY column becomes the one the
+question sorts by ("in descending order of earnings"), and a measured superlative ("the youngest") takes its
+own direction. The variants join execution-guided selection as extra candidates. Scores for the vote:
+``projection_agreement`` (returned columns the question names, a column named with another table counting
+against: "the names of the shops" is not ``employee.Name``), ``value_agreement`` (values the question names
+that the query uses), ``table_agreement`` (tables the question names that the query reads),
+``order_agreement`` (the column it sorts by or measures a superlative with) and ``role_agreement`` (which
+end of a relation stored twice over one table the query reads). Repairs are read and written in the schema's
+SQL dialect.
 
 Contract (stable): ``named_columns(question, sql, schema) -> list[(alias or table, column)]``,
 ``repairs(question, sql, schema, values=None) -> list[str]`` (new SQL strings, none equal to ``sql``),
 ``mentioned_values(question, columns, values)``,
 ``projection_agreement(question, sql, schema) -> int``,
 ``question_values(question, schema, values=None) -> (strings, numbers)``, ``value_agreement(sql, named) -> int``,
-``without_names(question, schema) -> str``, ``table_agreement(bare_question, sql, schema) -> int``.
+``without_names(question, schema) -> str``, ``table_agreement(bare_question, sql, schema) -> int``,
+``order_agreement(question, sql, schema) -> int``, ``role_agreement(question, sql, schema) -> int``.
 """
 
 from __future__ import annotations
