@@ -373,3 +373,14 @@ def test_the_sort_key_is_the_column_the_question_sorts_by(spider_dir: Path) -> N
     assert order_agreement("List the ages of students.", wrong, club) == 0
     assert order_agreement("Which major has the most students?",
                            "SELECT Major FROM Student GROUP BY Major ORDER BY count(*) DESC LIMIT 1", club) == 0
+
+
+def test_a_column_equal_to_two_values_becomes_an_intersect_or_a_range(spider_dir: Path) -> None:
+    club = _spider(spider_dir, "club_1")
+    both = "SELECT StuID FROM Member_of_club WHERE Position = 'President' AND Position = 'Vice-President'"
+    assert ("SELECT StuID FROM Member_of_club WHERE Position = 'President' INTERSECT "
+            "SELECT StuID FROM Member_of_club WHERE Position = 'Vice-President'") in repairs(
+        "Which students are both President and Vice-President?", both, club)
+    ages = "SELECT Fname FROM Student WHERE Sex = 'F' AND Age = 18 AND Age = 20"
+    assert "SELECT Fname FROM Student WHERE Sex = 'F' AND Age BETWEEN 18 AND 20" in repairs(
+        "Female students aged between 18 and 20", ages, club)

@@ -492,9 +492,10 @@ def _group_count_repairs(question: str, tree: Any, scope: _Scope, schema: Schema
     return _bound_repairs(question, edit, dialect) or [edit.sql(dialect=dialect)]  # the kept filter as bounded
 
 
-def _both_repairs(tree: Any, dialect: str) -> list[str]:
+def _both_repairs(question: str, tree: Any, dialect: str) -> list[str]:
     """``c = 'A' AND c = 'B'`` holds for no row; the question asked for the rows of both: the query with
-    ``c = 'A'`` INTERSECT the query with ``c = 'B'`` ("documents with paragraph text 'Brazil' and 'Ireland'")."""
+    ``c = 'A'`` INTERSECT the query with ``c = 'B'`` ("documents with paragraph text 'Brazil' and 'Ireland'"),
+    or ``c BETWEEN 'A' AND 'B'`` when it says "between"."""
     from sqlglot import exp
 
     where = tree.args.get("where")
@@ -511,6 +512,14 @@ def _both_repairs(tree: Any, dialect: str) -> list[str]:
             seen.setdefault(key, i)
     else:
         return []
+
+    if re.search(r"\bbetween\b", question, re.I):
+        edit = tree.copy()
+        rest = [p.copy() for j, p in enumerate(parts) if j != second]
+        low, high = parts[first], parts[second]
+        rest[first] = exp.Between(this=low.this.copy(), low=low.expression.copy(), high=high.expression.copy())
+        edit.set("where", exp.Where(this=exp.and_(*rest)))
+        return [edit.sql(dialect=dialect)]
 
     def keeping(drop: int) -> Any:
         edit = tree.copy()
@@ -587,7 +596,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _aggregate_repairs(question, sql, tree, scope, dialect)
     out += _common_repairs(question, tree, scope, dialect)
     out += _group_count_repairs(question, tree, scope, schema, dialect)
-    out += _both_repairs(tree, dialect)
+    out += _both_repairs(question, tree, dialect)
     out += _order_repairs(question, tree, scope, schema, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
