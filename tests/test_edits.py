@@ -384,3 +384,15 @@ def test_a_column_equal_to_two_values_becomes_an_intersect_or_a_range(spider_dir
     ages = "SELECT Fname FROM Student WHERE Sex = 'F' AND Age = 18 AND Age = 20"
     assert "SELECT Fname FROM Student WHERE Sex = 'F' AND Age BETWEEN 18 AND 20" in repairs(
         "Female students aged between 18 and 20", ages, club)
+
+
+def test_a_count_for_each_column_groups_the_counted_table(spider_dir: Path) -> None:
+    club = _spider(spider_dir, "club_1")
+    joined = ("SELECT count(*), T1.Fname FROM Student AS T1 JOIN Member_of_club AS T2 ON T1.StuID = T2.StuID "
+              "GROUP BY T1.Fname")
+    assert "SELECT city_code, COUNT(*) FROM Student GROUP BY city_code" in repairs(
+        "Show the number of students for each city code.", joined, club)
+    # no count asked, or a primary key "for each": nothing of the kind
+    assert not [r for r in repairs("Show the students for each city code.", joined, club) if "GROUP BY city_code" in r]
+    assert not [r for r in repairs("Show the number of students for each stu id.", joined, club)
+                if "FROM Student GROUP BY StuID" in r]

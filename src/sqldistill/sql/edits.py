@@ -578,6 +578,38 @@ def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> lis
     return [edit.sql(dialect=dialect)]
 
 
+_COUNTED = re.compile(r"\b(?:number of|how many|count of|count the)\s+(?:the\s+|different\s+|distinct\s+)?", re.I)
+
+
+def _count_per_repairs(question: str, tree: Any, schema: Schema, dialect: str) -> list[str]:
+    """"The number of teachers from each hometown": the rows of the counted noun's table grouped by the column
+    named "for each" of that table, ``SELECT hometown, count(*) FROM teacher GROUP BY hometown``, for a
+    counting query grouped some other way or over other tables."""
+    from sqlglot import exp
+
+    if not any(isinstance(e, exp.Count) for e in tree.expressions):
+        return []
+    per, counted = _PER.search(question), _COUNTED.search(question)
+    if per is None or counted is None:
+        return []
+    after = question[counted.end():]
+    tables = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) == 0 or _mentions(after, t.name) == 0]
+    if len(tables) != 1:
+        return []
+    table = tables[0]
+    all_tables = tuple(t.name.lower() for t in schema.tables)
+    best: tuple[int, str] | None = None
+    for col in table.columns:
+        for phrase in _phrases(col.name, table.name, all_tables):
+            if _mentions(per.group(1), phrase) == 0 and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), col.name)
+    if best is None or [c.lower() for c in table.primary_key] == [best[1].lower()]:
+        return []
+    key = exp.column(best[1])
+    edit = exp.select(key, exp.Count(this=exp.Star())).from_(table.name).group_by(key.copy())
+    return [edit.sql(dialect=dialect)]
+
+
 def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]] | None = None) -> list[str]:
     """Variants of ``sql`` that return the columns the question names, sort the way it says, (with the database's
     ``values``, ``{"table.column": [text values]}``) filter on a value it names and ``sql`` lacks, aggregate,
@@ -600,6 +632,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _order_repairs(question, tree, scope, schema, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
+    out += _count_per_repairs(question, tree, schema, dialect)
     out += _like_repairs(question, tree, dialect)
     out += _either_repairs(question, tree, scope, values, dialect)
     out += _number_condition_repairs(question, sql, tree, scope, dialect)
