@@ -396,3 +396,17 @@ def test_a_count_for_each_column_groups_the_counted_table(spider_dir: Path) -> N
     assert not [r for r in repairs("Show the students for each city code.", joined, club) if "GROUP BY city_code" in r]
     assert not [r for r in repairs("Show the number of students for each stu id.", joined, club)
                 if "FROM Student GROUP BY StuID" in r]
+
+
+def test_what_both_conditions_share_is_an_intersect(spider_dir: Path) -> None:
+    from sqldistill.sql.cues import cue_agreement
+
+    club = _spider(spider_dir, "club_1")
+    q = "Which city codes are shared by students younger than 18 and students older than 22?"
+    either = "SELECT DISTINCT city_code FROM Student WHERE Age < 18 OR Age > 22"
+    both = ("SELECT DISTINCT city_code FROM Student WHERE Age < 18 INTERSECT "
+            "SELECT DISTINCT city_code FROM Student WHERE Age > 22")
+    assert both in repairs(q, either, club)
+    assert cue_agreement(q, both) == cue_agreement(q, either) + 2  # the INTERSECT asked for, present and missing
+    assert not [r for r in repairs("Which city codes have students younger than 18 or older than 22?", either, club)
+                if "INTERSECT" in r]

@@ -71,6 +71,7 @@ CUES: tuple[Cue, ...] = (
                           r"smaller than|bigger than|higher than|lower than|above|below|over|under|exceed(s|ing)?|"
                           r"between|before|after|older than|younger than|longer than|shorter than)\b"),
         _re(r"[<>]|\bbetween\b"), True),
+    Cue("both", _re(r"\bshared by\b|\bin common\b|\bboth\b(?!\s+the\b)"), _re(r"\bintersect\b"), False),
     Cue("either", _re(r"\beither\b"), _re(r"\bor\b|\bin\s*\(|\bunion\b"), False),
     Cue("distinct", _re(r"\b(distinct|different|unique)\b"), _re(r"\bdistinct\b|\bgroup\s+by\b"), False),
     Cue("per", _re(r"\b(per|for each|for every)\b"), _re(r"\bgroup\s+by\b"), False),

@@ -530,6 +530,30 @@ def _both_repairs(question: str, tree: Any, dialect: str) -> list[str]:
     return [exp.intersect(keeping(second), keeping(first), distinct=True).sql(dialect=dialect)]
 
 
+_SHARED = re.compile(r"\b(both|shared|in common|as well as)\b", re.I)
+_ANY_OF = re.compile(r"\b(or|either)\b", re.I)
+
+
+def _shared_repairs(question: str, tree: Any, dialect: str) -> list[str]:
+    """"The citizenships shared by singers born before 1945 and after 1955": what both conditions return, the
+    query with its first condition INTERSECT the query with its second, for a WHERE of two conditions joined
+    by OR or AND when the question says "both" / "shared" / "in common" and not "or"."""
+    from sqlglot import exp
+
+    where = tree.args.get("where")
+    if where is None or not _SHARED.search(question) or _ANY_OF.search(question):
+        return []
+    cond = where.this.unnest() if isinstance(where.this, exp.Paren) else where.this
+    if not isinstance(cond, (exp.Or, exp.And)) or tree.args.get("order") is not None:
+        return []
+    halves = []
+    for part in (cond.this, cond.expression):
+        edit = tree.copy()
+        edit.set("where", exp.Where(this=part.copy()))
+        halves.append(edit)
+    return [exp.intersect(*halves, distinct=True).sql(dialect=dialect)]
+
+
 _OPS = {">": "GT", ">=": "GTE", "<": "LT", "<=": "LTE"}
 
 
@@ -629,6 +653,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _common_repairs(question, tree, scope, dialect)
     out += _group_count_repairs(question, tree, scope, schema, dialect)
     out += _both_repairs(question, tree, dialect)
+    out += _shared_repairs(question, tree, dialect)
     out += _order_repairs(question, tree, scope, schema, dialect)
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
