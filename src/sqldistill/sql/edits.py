@@ -158,10 +158,16 @@ class _Scope:
         return next(iter(owners.values())) if len(owners) == 1 else None
 
 
+# a column named in the question but used only in these clauses is not asked for back ("the zip code of the
+# address in Port Chelsea" does not want the city); one it groups by is ("the name and id of the department
+# with the most degrees", grouped by the id)
+CONDITION_CLAUSES = ("where", "having", "order")
+
+
 def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, str]]:
     """Columns of the query's own tables that the question names, in the order it names them, as (the alias or
-    table the query uses, column name). A column the query only filters, groups or sorts on is left out unless
-    it also returns it; of several columns named by the same words the longest phrase wins."""
+    table the query uses, column name). A column the query only filters or sorts on is left out unless it also
+    returns it; of several columns named by the same words the longest phrase wins."""
     from sqlglot import exp
 
     tree = parsed(sql, _glot(schema))
@@ -170,7 +176,7 @@ def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, st
     scope = _Scope(tree, schema)
     returned = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
     conditions = set()
-    for key in ("where", "having", "group", "order"):
+    for key in CONDITION_CLAUSES:
         part = tree.args.get(key)
         if part is not None:
             conditions |= {c.name.lower() for c in part.find_all(exp.Column)}
