@@ -410,3 +410,22 @@ def test_what_both_conditions_share_is_an_intersect(spider_dir: Path) -> None:
     assert cue_agreement(q, both) == cue_agreement(q, either) + 2  # the INTERSECT asked for, present and missing
     assert not [r for r in repairs("Which city codes have students younger than 18 or older than 22?", either, club)
                 if "INTERSECT" in r]
+
+
+def test_the_first_or_last_of_a_listing_is_the_top_of_its_date(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "school.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE Students (student_id INTEGER PRIMARY KEY, first_name TEXT, "
+                "date_first_registered DATETIME, date_left DATETIME)")
+    con.close()
+    schema = reflect(str(path))
+    plain = "SELECT first_name FROM Students"
+    assert plain + " ORDER BY date_first_registered ASC LIMIT 1" in repairs(
+        "Who is the first student to register?", plain, schema)
+    assert plain + " ORDER BY date_left DESC LIMIT 1" in repairs("Who is the last student to have left?", plain, schema)
+    # two dates and no word to choose between them, or a query already ordered: nothing of the kind
+    assert not [r for r in repairs("Who is the first student?", plain, schema) if "LIMIT" in r]
+    assert not [r for r in repairs("Who is the first student to register?", plain + " ORDER BY first_name", schema)
+                if "date_first_registered" in r]

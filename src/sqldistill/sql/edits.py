@@ -608,6 +608,36 @@ def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> lis
     return [edit.sql(dialect=dialect)]
 
 
+_FIRST_LAST = re.compile(r"\b(?:(first|earliest)|(last|latest|most recent|newest))\b", re.I)
+_WORD = re.compile(r"[a-z]+")
+
+
+def _first_last_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> list[str]:
+    """"The first student to register", "the last transcript released": a plain listing turned into the top of
+    its table's date column, ``ORDER BY date_first_registered ASC LIMIT 1`` (DESC for last/latest); of several
+    date columns the one whose name shares a word with the question."""
+    from sqlglot import exp
+
+    m = _FIRST_LAST.search(question)
+    if m is None or any(tree.args.get(k) is not None for k in ("order", "limit", "group")):
+        return []
+    if any(isinstance(e, exp.AggFunc) for e in tree.expressions):
+        return []
+    words = {w[:5] for w in _WORD.findall(question.lower()) if len(w) > 3 and w not in ("first", "last", "date")}
+    dated = [(a, c) for a, t in scope.tables.items() for c in t.columns
+             if re.search(r"date|time", f"{c.name} {c.type or ''}", re.I)]
+    if len(dated) > 1:
+        dated = [(a, c) for a, c in dated
+                 if words & {w[:5] for w in _WORD.findall(c.name.lower()) if len(w) > 3 and w != "date"}]
+    if len(dated) != 1:
+        return []
+    alias, col = dated[0]
+    desc = m.group(2) is not None
+    edit = tree.copy()
+    edit = edit.order_by(exp.Ordered(this=scope.column(alias, col.name), desc=desc, nulls_first=not desc))
+    return [edit.limit(1).sql(dialect=dialect)]
+
+
 _COUNTED = re.compile(r"\b(?:number of|how many|count of|count the)\s+(?:the\s+|different\s+|distinct\s+)?", re.I)
 
 
@@ -664,6 +694,7 @@ def repairs(question: str, sql: str, schema: Schema, values: dict[str, list[str]
     out += _negation_repairs(question, sql, tree, dialect)
     out += _group_repairs(question, tree, scope, dialect)
     out += _count_per_repairs(question, tree, schema, dialect)
+    out += _first_last_repairs(question, tree, scope, dialect)
     out += _like_repairs(question, tree, dialect)
     out += _either_repairs(question, tree, scope, values, dialect)
     out += _number_condition_repairs(question, sql, tree, scope, dialect)
