@@ -180,7 +180,7 @@ def named_columns(question: str, sql: str, schema: Schema) -> list[tuple[str, st
         part = tree.args.get(key)
         if part is not None:
             conditions |= {c.name.lower() for c in part.find_all(exp.Column)}
-    found: list[tuple[int, int, tuple[str, str]]] = []
+    found: list[tuple[int, int, tuple[str, str, bool]]] = []
     for alias, table in scope.tables.items():
         if alias.lower() == table.name.lower() and any(t is table and a != alias for a, t in scope.tables.items()):
             continue  # a table read under an alias too: the alias speaks for it
@@ -881,8 +881,10 @@ def _order_repairs(question: str, tree: Any, scope: _Scope, schema: Schema, dial
     if len(homes) != 1:
         return []
     alias, table = homes[0]
+    column = table.column(name)
+    assert column is not None  # homes hold the column
     edit = tree.copy()
-    edit.args["order"].expressions[0].set("this", scope.column(alias, table.column(name).name))
+    edit.args["order"].expressions[0].set("this", scope.column(alias, column.name))
     return [edit.sql(dialect=dialect)]
 
 
