@@ -67,6 +67,7 @@ def _word_at(low: str, phrase: str) -> int | None:
     return m.start() if m else None
 
 
+@lru_cache(maxsize=65536)
 def _mentions(question: str, phrase: str) -> int | None:
     """Where ``phrase`` (or its plural) first occurs in ``question`` as whole words, else None."""
     low = question.lower()
@@ -569,9 +570,12 @@ def _bound_repairs(question: str, tree: Any, dialect: str) -> list[str]:
     for "under age 30"."""
     from sqlglot import exp
 
+    said = bounds(question)
+    if not said:
+        return []
     edit = tree.copy()
     changed = False
-    for op, n in bounds(question):
+    for op, n in said:
         right = getattr(exp, _OPS[op])
         for c in list(edit.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE)):
             if (not isinstance(c, right) and isinstance(c.expression, exp.Literal) and not c.expression.is_string
