@@ -24,6 +24,17 @@ def _spider(spider_dir: Path, name: str) -> Any:
     return reflect(str(spider_dir / "database" / name / f"{name}.sqlite"))
 
 
+def _built(tmp_path: Path, ddl: str) -> Any:
+    """The reflected schema of a small SQLite database made from ``ddl``."""
+    import sqlite3
+
+    path = tmp_path / "small.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(ddl)
+    con.close()
+    return reflect(str(path))
+
+
 @pytest.fixture(scope="module")
 def schema(spider_dir: Path) -> Any:
     name = "student_transcripts_tracking"
@@ -298,21 +309,13 @@ def test_a_bound_on_a_noun_counts_the_returned_column_in_its_table(spider_dir: P
 
 
 def test_a_relation_stored_twice_is_read_from_its_owner_end(tmp_path: Path) -> None:
-    import sqlite3
-
     from sqldistill.sql.edits import role_agreement
 
-    path = tmp_path / "club.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
+    schema = _built(tmp_path, """
         CREATE TABLE Member (member_id INTEGER PRIMARY KEY, name TEXT);
         CREATE TABLE Follows (member_id INTEGER REFERENCES Member(member_id),
                               followed_id INTEGER REFERENCES Member(member_id));
-        INSERT INTO Member VALUES (1, 'Ann'), (2, 'Bob');
-        INSERT INTO Follows VALUES (1, 2);
     """)
-    con.close()
-    schema = reflect(str(path))
     owner = "SELECT T1.name, count(*) FROM Member AS T1 JOIN Follows AS T2 ON T1.member_id = T2.member_id GROUP BY T1.name"
     other = owner.replace("T1.member_id = T2.member_id", "T1.member_id = T2.followed_id")
     q = "How many follows does each member have?"
@@ -325,18 +328,12 @@ def test_a_relation_stored_twice_is_read_from_its_owner_end(tmp_path: Path) -> N
 
 
 def test_a_column_named_with_its_table_counts_against_the_same_name_elsewhere(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "shops.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
+    schema = _built(tmp_path, """
         CREATE TABLE shop (Shop_ID INTEGER PRIMARY KEY, Name TEXT);
         CREATE TABLE employee (Employee_ID INTEGER PRIMARY KEY, Name TEXT);
         CREATE TABLE hiring (Shop_ID INTEGER REFERENCES shop(Shop_ID),
                              Employee_ID INTEGER REFERENCES employee(Employee_ID));
     """)
-    con.close()
-    schema = reflect(str(path))
     shops = "SELECT Name FROM shop WHERE Shop_ID NOT IN (SELECT Shop_ID FROM hiring)"
     staff = "SELECT Name FROM employee WHERE Employee_ID NOT IN (SELECT Employee_ID FROM hiring)"
     for q in ("Find the names of the shops that hire no employee.", "Which shops hire nobody? Give the shop names."):
@@ -413,14 +410,8 @@ def test_what_both_conditions_share_is_an_intersect(spider_dir: Path) -> None:
 
 
 def test_the_first_or_last_of_a_listing_is_the_top_of_its_date(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "school.sqlite"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE Students (student_id INTEGER PRIMARY KEY, first_name TEXT, "
-                "date_first_registered DATETIME, date_left DATETIME)")
-    con.close()
-    schema = reflect(str(path))
+    schema = _built(tmp_path, "CREATE TABLE Students (student_id INTEGER PRIMARY KEY, first_name TEXT, "
+                              "date_first_registered DATETIME, date_left DATETIME)")
     plain = "SELECT first_name FROM Students"
     assert plain + " ORDER BY date_first_registered ASC LIMIT 1" in repairs(
         "Who is the first student to register?", plain, schema)

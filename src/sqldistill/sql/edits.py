@@ -124,6 +124,18 @@ def _qualified(column: str, table: str, all_tables: tuple[str, ...]) -> tuple[st
     return tuple(out)
 
 
+def _column_at_start(text: str, tables: Any, all_tables: tuple[str, ...], spoken: Any = None) -> tuple[Any, str] | None:
+    """(key, column name) of the column of ``tables`` (pairs of key and Table) that ``text`` starts by naming,
+    the longest phrase winning; ``spoken(column, table, all_tables)`` gives the phrases (``_phrases``)."""
+    best: tuple[int, Any, str] | None = None
+    for key, table in tables:
+        for col in table.columns:
+            for phrase in (spoken or _phrases)(col.name, table.name, all_tables):
+                if _mentions(text, phrase) == 0 and (best is None or len(phrase) > best[0]):
+                    best = (len(phrase), key, col.name)
+    return None if best is None else (best[1], best[2])
+
+
 def _glot(schema: Schema) -> str:
     """The sqlglot dialect of the schema's database: repairs are read and written in it."""
     from sqldistill.sql.safety import SQLGLOT_DIALECT
@@ -596,16 +608,10 @@ def _group_repairs(question: str, tree: Any, scope: _Scope, dialect: str) -> lis
     m = _PER.search(question)
     if m is None:
         return []
-    tail = m.group(1)
-    best: tuple[int, str, str] | None = None
-    for alias, table in scope.tables.items():
-        for col in table.columns:
-            for phrase in _phrases(col.name, table.name, scope.all_tables):
-                if _mentions(tail, phrase) == 0 and (best is None or len(phrase) > best[0]):
-                    best = (len(phrase), alias, col.name)
-    if best is None:
+    found = _column_at_start(m.group(1), scope.tables.items(), scope.all_tables)
+    if found is None:
         return []
-    key = scope.column(best[1], best[2])
+    key = scope.column(*found)
     edit = tree.copy()
     edit.set("expressions", [key.copy(), *[e.copy() for e in tree.expressions]])
     edit.set("group", exp.Group(expressions=[key]))
@@ -661,15 +667,10 @@ def _count_per_repairs(question: str, tree: Any, schema: Schema, dialect: str) -
     if len(tables) != 1:
         return []
     table = tables[0]
-    all_tables = tuple(t.name.lower() for t in schema.tables)
-    best: tuple[int, str] | None = None
-    for col in table.columns:
-        for phrase in _phrases(col.name, table.name, all_tables):
-            if _mentions(per.group(1), phrase) == 0 and (best is None or len(phrase) > best[0]):
-                best = (len(phrase), col.name)
-    if best is None or [c.lower() for c in table.primary_key] == [best[1].lower()]:
+    found = _column_at_start(per.group(1), [(table.name, table)], tuple(t.name.lower() for t in schema.tables))
+    if found is None or [c.lower() for c in table.primary_key] == [found[1].lower()]:
         return []
-    key = exp.column(best[1])
+    key = exp.column(found[1])
     edit = exp.select(key, exp.Count(this=exp.Star())).from_(table.name).group_by(key.copy())
     return [edit.sql(dialect=dialect)]
 
@@ -795,15 +796,10 @@ def _order_wanted(question: str, schema: Schema) -> set[str]:
     low = question.lower()
     found: set[str] = set()
     for m in _ORDER_BY.finditer(low):
-        rest = low[m.end():m.end() + 60]
-        best = None
-        for t in schema.tables:
-            for c in t.columns:
-                for phrase in _named_by(c.name, t.name, all_tables):
-                    if _mentions(rest, phrase) == 0 and (best is None or len(phrase) > best[0]):
-                        best = (len(phrase), c.name.lower())
-        if best is not None:
-            found.add(best[1])
+        named = _column_at_start(low[m.end():m.end() + 60], [(t.name, t) for t in schema.tables], all_tables,
+                                 _named_by)
+        if named is not None:
+            found.add(named[1].lower())
     for m in _MEASURED_WORDS.finditer(low):
         head = _MEASURED[m.group(1).lower()][0]
         found |= {c.name.lower() for t in schema.tables for c in t.columns if head in c.name.lower()}
