@@ -136,6 +136,15 @@ def _column_at_start(text: str, tables: Any, all_tables: tuple[str, ...], spoken
     return None if best is None else (best[1], best[2])
 
 
+def _tables_named(text: str, schema: Schema, at_start: bool = False) -> list[Table]:
+    """The tables ``text`` names (by their spoken name or their own), or only those it starts with."""
+    def named(phrase: str) -> bool:
+        pos = _mentions(text, phrase)
+        return pos == 0 if at_start else pos is not None
+
+    return [t for t in schema.tables if named(table_phrase(t.name)) or named(t.name)]
+
+
 def _glot(schema: Schema) -> str:
     """The sqlglot dialect of the schema's database: repairs are read and written in it."""
     from sqldistill.sql.safety import SQLGLOT_DIALECT
@@ -489,8 +498,7 @@ def _group_count_repairs(question: str, tree: Any, scope: _Scope, schema: Schema
     counted = []  # (operator, number, the table its noun names) for each bound followed by a table's name
     for op, n, end in bound_spans(question):
         after = " ".join(question[end:].split()[:4])
-        nouns = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) is not None
-                 or _mentions(after, t.name) is not None]
+        nouns = _tables_named(after, schema)
         if len(nouns) == 1:
             counted.append((op, n, nouns[0]))
     if len(counted) != 1:
@@ -663,7 +671,7 @@ def _count_per_repairs(question: str, tree: Any, schema: Schema, dialect: str) -
     if per is None or counted is None:
         return []
     after = question[counted.end():]
-    tables = [t for t in schema.tables if _mentions(after, table_phrase(t.name)) == 0 or _mentions(after, t.name) == 0]
+    tables = _tables_named(after, schema, at_start=True)
     if len(tables) != 1:
         return []
     table = tables[0]
