@@ -68,7 +68,7 @@ def test_predictions_keep_alignment_on_empty_lines(tmp_path: Path) -> None:
 
 
 def test_predictions_are_cut_at_the_first_tab_without_restripping(tmp_path: Path) -> None:
-    # "... = value \tdb" must keep its trailing space: the official " value " rewrite depends on it.
+    # The official reader strips the line, then cuts at the first tab: the space before the tab stays.
     path = write(tmp_path, "pred.sql", "SELECT a FROM t WHERE b = value \tdb\n")
     assert load_predictions(path) == ["SELECT a FROM t WHERE b = value "]
 

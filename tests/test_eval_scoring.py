@@ -68,12 +68,17 @@ def test_verdicts_per_example(shop_dir: Path) -> None:
     assert report.examples[3].hardness == "medium"
 
 
-def test_the_placeholder_needs_spaces_on_both_sides(shop_dir: Path) -> None:
-    # The official rewrite is the text " value " -> " 1 ": at the very end of a query it does not apply.
-    report = evaluate(GOLD[5:6], ["SELECT label FROM category WHERE cat_id = value"], shop_dir, workers=1,
-                      cache_dir=False)
-    assert report.examples[0].exec == 0 and "no such column" in (report.examples[0].error or "")
-    assert report.examples[0].exact == 0  # the Spider parser cannot read it either: "value" is no column
+def test_the_placeholder_is_rewritten_wherever_it_stands(shop_dir: Path) -> None:
+    # The official rewrite is a plain replace of "value" by "1": at the very end of a query it applies too,
+    # and the prediction is scored exactly as the one written with 1.
+    preds = ["SELECT label FROM category WHERE cat_id = value", "SELECT label FROM category WHERE cat_id = 1",
+             "SELECT label FROM category WHERE cat_id = VALUE"]
+    report = evaluate(GOLD[5:6] * 3, preds, shop_dir, workers=1, cache_dir=False)
+    placeholder, literal, upper = report.examples
+    assert (placeholder.exec, placeholder.exact) == (literal.exec, literal.exact)
+    assert placeholder.error is None and placeholder.exact == 1
+    # Upper case is left alone: "VALUE" is no column, so it neither runs nor parses.
+    assert upper.exec == 0 and "no such column" in (upper.error or "") and upper.exact == 0
 
 
 def test_keep_distinct_makes_distinct_count(shop_dir: Path) -> None:

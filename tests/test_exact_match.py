@@ -101,13 +101,17 @@ def test_foreign_keys_map_to_the_first_column_without_merging_groups() -> None:
 
 
 def test_value_placeholder_rewrite_matches_upstream() -> None:
+    # Upstream's plain ``str.replace("value", "1")``: every lower-case occurrence, wherever it stands.
     assert plug_value_placeholder("SELECT a FROM t WHERE b = value ") == "SELECT a FROM t WHERE b = 1 "
-    assert plug_value_placeholder("x = value value y") == "x = 1 value y"
-    assert plug_value_placeholder("LIMIT value") == "LIMIT value"
-    # Stripped first, then cut at the tab: the space before the tab survives, so the rewrite applies.
+    assert plug_value_placeholder("x = value value y") == "x = 1 1 y"
+    assert plug_value_placeholder("LIMIT value") == "LIMIT 1"
+    assert plug_value_placeholder("value") == "1"
+    assert plug_value_placeholder("WHERE a = 'value' OR b = \"value\"") == "WHERE a = '1' OR b = \"1\""
+    assert plug_value_placeholder("SELECT item_value FROM item_values") == "SELECT item_1 FROM item_1s"
+    assert plug_value_placeholder("LIMIT VALUE OR Value") == "LIMIT VALUE OR Value"
+    # Stripped first, then cut at the tab.
     assert prediction_from_line("  SELECT a FROM t WHERE b = value \tdb_id\n") == "SELECT a FROM t WHERE b = 1 "
-    assert prediction_from_line("SELECT a FROM t WHERE b = value\n") == "SELECT a FROM t WHERE b = value"
-    assert prediction_from_line("SELECT a FROM t WHERE b = value AND c = 2\n") == "SELECT a FROM t WHERE b = 1 AND c = 2"
+    assert prediction_from_line("SELECT a FROM t WHERE b = value\n") == "SELECT a FROM t WHERE b = 1"
 
 
 def test_values_distinct_and_foreign_keys_are_ignored(tiny: tuple[SpiderSchema, dict[str, str]]) -> None:

@@ -170,31 +170,35 @@ class TeacherServer:
                     if fail:
                         server.fail_next -= 1
                 try:
-                    if self.path.rstrip("/") != "/v1/chat/completions":
-                        self._send(404, {"error": {"message": "not found"}})
-                        return
-                    if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":
-                        self._send(401, {"error": {"message": "invalid api key"}})
-                        return
-                    if fail:
-                        self._send(503, {"error": {"message": "overloaded, try again"}})
-                        return
-                    if server.delay_s:
-                        time.sleep(server.delay_s)
-                    n = 1 if server.ignore_n else int(body.get("n") or 1)
-                    texts, prompt_tokens, completion_tokens = server.generate(
-                        body["messages"], n, float(body.get("temperature") or 0.0),
-                        int(body.get("max_tokens") or 64), int(body.get("seed") or 0))
-                    self._send(200, {
-                        "id": f"chatcmpl-{server.requests}", "object": "chat.completion", "model": body.get("model"),
-                        "choices": [{"index": i, "message": {"role": "assistant", "content": t},
-                                     "finish_reason": "stop"} for i, t in enumerate(texts)],
-                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                  "total_tokens": prompt_tokens + completion_tokens},
-                    })
+                    status, answer = self._answer(body, fail)
                 finally:
+                    # A request stops counting as in flight before its response is written: once the client
+                    # has read it, it may send its next request at once, and that one must not find this one
+                    # still counted (that would measure the test's thread scheduling, not the client's limit).
                     with server._lock:
                         server.in_flight -= 1
+                self._send(status, answer)
+
+            def _answer(self, body: dict[str, Any], fail: bool) -> tuple[int, dict[str, Any]]:
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    return 404, {"error": {"message": "not found"}}
+                if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    return 401, {"error": {"message": "invalid api key"}}
+                if fail:
+                    return 503, {"error": {"message": "overloaded, try again"}}
+                if server.delay_s:
+                    time.sleep(server.delay_s)
+                n = 1 if server.ignore_n else int(body.get("n") or 1)
+                texts, prompt_tokens, completion_tokens = server.generate(
+                    body["messages"], n, float(body.get("temperature") or 0.0),
+                    int(body.get("max_tokens") or 64), int(body.get("seed") or 0))
+                return 200, {
+                    "id": f"chatcmpl-{server.requests}", "object": "chat.completion", "model": body.get("model"),
+                    "choices": [{"index": i, "message": {"role": "assistant", "content": t},
+                                 "finish_reason": "stop"} for i, t in enumerate(texts)],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                              "total_tokens": prompt_tokens + completion_tokens},
+                }
 
         return Handler
 

@@ -68,10 +68,12 @@ class PartialScore(TypedDict):
 
 
 def plug_value_placeholder(prediction: str) -> str:
-    """The official evaluator's only rewrite of a prediction before parsing: ``" value "`` becomes ``" 1 "``
-    (models trained on value-free SQL write the word ``value`` where a literal goes). Occurrences at the very
-    start or end, or sharing a space with another one (``value value``), stay as they are, as upstream."""
-    return prediction.replace(" value ", " 1 ")
+    """The official test-suite evaluator's first rewrite of a prediction: every occurrence of the lower-case
+    text ``value`` becomes ``1`` (``p_str.replace("value", "1")`` in its ``evaluation.py``), for models trained
+    on value-free SQL that write the word where a literal goes. It is a plain substring replace: ``"value"``
+    and ``'value'`` become ``"1"`` and ``'1'``, a name that contains it (``item_value``, ``values``) is
+    rewritten too, and ``VALUE`` in upper case is left alone. EX and EM both see the rewritten text."""
+    return prediction.replace("value", "1")
 
 
 def prediction_from_line(line: str) -> str:

@@ -1,16 +1,26 @@
 """Execution accuracy with the official test-suite evaluator's semantics, timeouts that stop the engine, and a
 disk cache of gold results.
 
-What the official evaluator does to the two queries before running them, in order (``exec_eval.py``):
+What the official test-suite evaluator does to the two queries, in order, and the line of its behaviour each
+step mirrors (``evaluation.py`` reads the files, ``exec_eval.py`` runs the queries):
 
-1. the prediction (only) has `` value `` replaced by `` 1 `` (``exact_match.plug_value_placeholder``, applied
-   by the caller because EM parses the same text);
-2. ``> =``, ``< =``, ``! =`` lose their inner space, in both;
-3. unless DISTINCT is kept, every sqlparse token spelled ``distinct`` is dropped and the tokens of the first
-   statement are re-joined without separators (so ``COUNT(DISTINCT x)`` loses it too, and anything after a
-   first ``;`` is gone);
-4. row order matters when the text ``order by`` occurs in the lower-cased, processed gold;
-5. ``YEAR(CURDATE())`` becomes ``2020`` just before executing.
+1. each line is stripped and cut at its first tab: ``l.strip().split('\t')``; the prediction is the first
+   field, the gold the first of two (``exact_match.prediction_from_line``);
+2. the prediction (only) has every lower-case ``value`` replaced by ``1``: ``p_str.replace("value", "1")``,
+   a plain substring replace, so ``'value'``, ``item_value`` and ``values`` change too and ``VALUE`` does
+   not (``exact_match.plug_value_placeholder``, applied by the caller because EM parses the same text);
+3. ``> =``, ``< =``, ``! =`` lose their inner space, in both (``postprocess``);
+4. unless DISTINCT is kept, every sqlparse token spelled ``distinct`` is dropped and the tokens of the first
+   statement are re-joined without separators, in both (``remove_distinct``: so ``COUNT(DISTINCT x)`` loses
+   it too, and anything after a first ``;`` is gone);
+5. row order matters when the text ``order by`` occurs in the lower-cased, processed gold
+   (``order_matters = 'order by' in g_str.lower()``);
+6. ``YEAR(CURDATE())`` becomes ``2020`` just before executing, in both (``replace_cur_year``);
+7. text in the results is decoded from UTF-8 with undecodable bytes dropped
+   (``text_factory = lambda b: b.decode(errors="ignore")``).
+
+The gold is never rewritten otherwise; EM's own readings (lower-casing outside quotes, ``'`` read as ``"``)
+are the parser's (:mod:`sqldistill.sql.spider`, :mod:`sqldistill.sql.spider_tokenize`).
 
 A prediction that cannot be processed or executed is wrong. Unlike the official evaluator (which waits
 forever), a query that runs past the timeout is stopped inside SQLite and counts as failed.

@@ -3,7 +3,7 @@
 Per example, in this order (the official evaluator's order where it has one):
 
 1. hardness from the gold query parsed against the schema read from its SQLite file;
-2. EM: gold and prediction (after the `` value `` placeholder rewrite) through ``exact_match``;
+2. EM: gold and prediction (after the official rewrite of every ``value`` to ``1``) through ``exact_match``;
 3. EX: both processed for execution, the gold's rows taken from the disk cache or computed, the
    prediction run with a timeout and a row cap one past the gold's row count, the rows compared;
 4. TS (with a test suite): the same on every neighbour database, stopping at the first disagreement.
