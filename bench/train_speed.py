@@ -68,7 +68,7 @@ def build_model(spec: str, tok: Any, bf16: bool) -> Any:
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    from sqldistill.train.models import new_model
+    from sqldistill.models.causal import new_model
 
     if spec in SHAPES:
         cfg = Qwen2Config(vocab_size=len(tok), tie_word_embeddings=True, max_position_embeddings=4096,
@@ -125,9 +125,9 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
     import torch
     from transformers import TrainerCallback
 
+    from sqldistill.models.causal import count_parameters
     from sqldistill.train import data as tdata
     from sqldistill.train.methods import quiet, quiet_libraries, training_arguments
-    from sqldistill.train.models import count_parameters
 
     cuda = torch.cuda.is_available()
     bf16 = bool(cfg["bf16"] and cuda)

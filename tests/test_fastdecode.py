@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import torch
 
+from sqldistill.models.causal import new_model, train_tokenizer
 from sqldistill.train.fastdecode import FastDecoder, NgramDrafter, SlotDecoder, unsupported_reason
-from sqldistill.train.models import new_model, train_tokenizer
 
 torch.set_num_threads(1)
 

@@ -49,9 +49,9 @@ def build_tiny_student(spider_dir: Path, out_dir: Path, steps: int = 200, seed: 
 
     from sqldistill.data.prompt import PromptFormat, render_completion, render_prompt
     from sqldistill.db import reflect
+    from sqldistill.models.causal import new_model, train_tokenizer
+    from sqldistill.models.modeldir import save_model_dir
     from sqldistill.train.data import PadCollator, corpus_texts, tokenize_records
-    from sqldistill.train.modeldir import save_model_dir
-    from sqldistill.train.models import new_model, train_tokenizer
 
     schema = reflect(str(spider_dir / "database" / "singer" / "singer.sqlite"), samples=3)
     fmt = PromptFormat(schema_style="none")
@@ -134,7 +134,7 @@ def student_dir(spider_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def test_tiny_student_is_built_fast_and_reproduces_its_pairs(student_dir: Path, spider_dir: Path) -> None:
     from sqldistill.db import connect
-    from sqldistill.train.modeldir import read_model_meta
+    from sqldistill.models.modeldir import read_model_meta
     from sqldistill.train.predict import Predictor
 
     built_s = _BUILD_SECONDS.get(str(spider_dir), 0.0)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from sqldistill.db import connect, reflect
+from sqldistill.sql.names import column_phrases, pluralize, singularize, split_words, table_phrase
 from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth.graph import SchemaGraph, build_graph
 from sqldistill.synth.ir import Col, Cond, Item, Query, spoken_value, to_sql, walk
-from sqldistill.synth.names import column_phrases, pluralize, singularize, split_words, table_phrase
 from sqldistill.synth.realise import realise
 from sqldistill.synth.templates import CONSTRUCTS, Picker
 

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from sqldistill.cli import cli
-from sqldistill.train.modeldir import read_model_meta
+from sqldistill.models.modeldir import read_model_meta
 from tests.test_train_data import db_path_of, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]

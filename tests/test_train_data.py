@@ -109,7 +109,7 @@ def test_schema_is_found_beside_the_data_or_refused(spider_dir: Path, tmp_path: 
 
 
 def test_tokenize_pair_masks_prompt_and_keeps_completion() -> None:
-    from sqldistill.train.models import train_tokenizer
+    from sqldistill.models.causal import train_tokenizer
 
     tok = train_tokenizer(["Question: how many heads?\nSQL: SELECT count(*) FROM head"] * 5, vocab_size=300)
     t = tdata.tokenize_pair(tok, "Question: how many heads?\nSQL:", " SELECT count(*) FROM head", 512)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sqldistill.train.modeldir import read_model_meta
+from sqldistill.models.modeldir import read_model_meta
 from tests.test_train_data import db_path_of, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,10 +15,11 @@ import torch
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ConfigError, ModelError
+from sqldistill.jsonfiles import write_jsonl_atomic
+from sqldistill.models.causal import load_model, load_tokenizer, new_model, train_tokenizer
+from sqldistill.models.modeldir import read_model_meta, save_model_dir
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_kd, train_kid, train_sft, train_student
-from sqldistill.train.modeldir import read_model_meta, save_model_dir
-from sqldistill.train.models import load_model, load_tokenizer, new_model, train_tokenizer
 from sqldistill.train.predict import Predictor
 from tests.test_train_data import TRAIN_DB, db_path_of, write_dataset
 
@@ -185,10 +186,10 @@ def test_rounds(world: dict[str, Any], tmp_path: Path) -> None:
     from sqldistill.train.rounds import read_rounds, train_rounds
 
     records = tdata.read_jsonl(world["train"])
-    tdata.write_jsonl(tmp_path / "labelled.jsonl", records[::2])
-    tdata.write_jsonl(tmp_path / "unlabelled.jsonl", [{"question": r["question"], "teacher_sql": r["sql"]}
+    write_jsonl_atomic(tmp_path / "labelled.jsonl", records[::2])
+    write_jsonl_atomic(tmp_path / "unlabelled.jsonl", [{"question": r["question"], "teacher_sql": r["sql"]}
                                                        for r in records[1::4]])
-    tdata.write_jsonl(tmp_path / "eval.jsonl", records[3::8])
+    write_jsonl_atomic(tmp_path / "eval.jsonl", records[3::8])
     (tmp_path / "schema.json").write_text(world["schema"].to_json())
     result = train_rounds(tmp_path / "labelled.jsonl", world["root"] / "rounds", unlabelled_file=tmp_path /
                           "unlabelled.jsonl", db=str(world["db"]), rounds=1, model=world["init"],

@@ -10,18 +10,16 @@ import torch
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ConfigError, ModelError
-from sqldistill.train.modeldir import META_FILE, read_model_meta, save_model_dir
-from sqldistill.train.models import (
-    ARCHS,
-    SIZES,
+from sqldistill.models.causal import (
     check_same_vocabulary,
     count_parameters,
     load_model,
     load_tokenizer,
     new_model,
-    parse_size,
     train_tokenizer,
 )
+from sqldistill.models.modeldir import META_FILE, read_model_meta, save_model_dir
+from sqldistill.models.sizes import ARCHS, SIZES, parse_size
 
 torch.set_num_threads(1)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sqldistill.errors import ConfigError
+from sqldistill.models.sizes import parse_size
 
 
 class _Strict(BaseModel):
@@ -165,8 +166,6 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
 
 def _model_path(spec: str, base: Path) -> str:
     """Named sizes stay as they are; a relative model directory is taken relative to the config's folder."""
-    from sqldistill.train.models import parse_size
-
     if parse_size(spec) is not None or Path(spec).is_absolute():
         return spec
     return str(base / spec)

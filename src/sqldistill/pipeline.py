@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sqldistill.config import Config, ModelConfig
-from sqldistill.data.manifest import RunDir, StageResult, write_json_atomic
+from sqldistill.data.manifest import RunDir, StageResult
 from sqldistill.errors import ConfigError, ModelError
+from sqldistill.jsonfiles import write_json_atomic
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _launched(method: str, train_file: Path, out: Path, m: ModelConfig, options:
 
     import yaml
 
-    from sqldistill.train.modeldir import read_model_meta
+    from sqldistill.models.modeldir import read_model_meta
 
     spec = {"method": method, "train_file": str(train_file), "out_dir": str(out), "model": m.model,
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}}
@@ -469,6 +470,6 @@ def _display(target: str) -> str:
 
 
 def _is_named(spec: str) -> bool:
-    from sqldistill.train.models import parse_size
+    from sqldistill.models.sizes import parse_size
 
     return parse_size(spec) is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqldistill.critics.basic import executes, non_empty, parses, read_only, well_formed
-from sqldistill.critics.context import HARDNESS_LEVELS, Critic, CriticContext, question_key
+from sqldistill.critics.context import HARDNESS_LEVELS, Critic, CriticContext, SecondOpinion, question_key
 from sqldistill.critics.sets import hardness_mix, not_duplicate, template_cap
 from sqldistill.critics.teacher import distinguishable, round_trip, teacher_vote
 from sqldistill.records import Example, Verdict
@@ -90,6 +90,7 @@ __all__ = [
     "Critic",
     "CriticContext",
     "CriticStats",
+    "SecondOpinion",
     "critic_name",
     "critics_for",
     "distinguishable",

@@ -12,14 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqldistill.db.database import Database
 from sqldistill.records import Example, ExecResult, Schema, Verdict
 from sqldistill.sql.skeleton import normalise, skeleton, template
 
-if TYPE_CHECKING:
-    from sqldistill.synth.teacher import Teacher
+
+class SecondOpinion(Protocol):
+    """What the teacher critics ask of a teacher (``synth.teacher.Teacher`` answers both); it may raise a
+    ``SqlDistillError`` when it cannot answer."""
+
+    def sql_for_question(self, question: str, schema: Schema | None, n: int = 1) -> list[str]: ...
+
+    def question_for_sql(self, sql: str, schema: Schema | None) -> str: ...
+
 
 Critic = Callable[[Example, "CriticContext"], Verdict]
 
@@ -36,7 +43,7 @@ class CriticContext:
     schema: Schema | None = None
     timeout_s: float = 5.0
     max_rows: int = 1000
-    teacher: Teacher | None = None
+    teacher: SecondOpinion | None = None
     vote_n: int = 3
     testsuite: Sequence[Database] = ()
     per_sql: int = 2  # how many questions one SQL may keep (paraphrases are welcome, floods are not)
@@ -74,4 +81,4 @@ class CriticContext:
         self.hardness_count[ex.hardness or "unknown"] += 1
 
 
-__all__ = ["HARDNESS_LEVELS", "Critic", "CriticContext", "question_key"]
+__all__ = ["HARDNESS_LEVELS", "Critic", "CriticContext", "SecondOpinion", "question_key"]

@@ -26,10 +26,8 @@ def teacher_vote(ex: Example, ctx: CriticContext) -> Verdict:
     """The teacher writes ``vote_n`` SQL queries for the question; keep when the majority's result is ours."""
     if ctx.teacher is None:
         return Verdict(True, "teacher_vote", "no teacher")
-    from sqldistill.synth.tasks import sql_for_question
-
     try:
-        votes = sql_for_question(ctx.teacher, ex.question, ctx.schema, n=ctx.vote_n)
+        votes = ctx.teacher.sql_for_question(ex.question, ctx.schema, n=ctx.vote_n)
     except SqlDistillError as err:
         return Verdict(False, "teacher_vote", f"the teacher failed: {err.message}")
     results = [(sql, ctx.execute(sql)) for sql in votes if sql]
@@ -49,11 +47,9 @@ def round_trip(ex: Example, ctx: CriticContext) -> Verdict:
     """SQL -> teacher question -> teacher SQL must give our result back: the SQL says something askable."""
     if ctx.teacher is None:
         return Verdict(True, "round_trip", "no teacher")
-    from sqldistill.synth.tasks import question_for_sql, sql_for_question
-
     try:
-        question = question_for_sql(ctx.teacher, ex.sql, ctx.schema)
-        back = sql_for_question(ctx.teacher, question, ctx.schema, n=1) if question else []
+        question = ctx.teacher.question_for_sql(ex.sql, ctx.schema)
+        back = ctx.teacher.sql_for_question(question, ctx.schema, n=1) if question else []
     except SqlDistillError as err:
         return Verdict(False, "round_trip", f"the teacher failed: {err.message}")
     if not back or not back[0]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqldistill.data.prompt import (
     render_prompt,
 )
 from sqldistill.errors import DataError
+from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
 from sqldistill.records import Example, Schema, Verdict
 from sqldistill.sql.skeleton import normalise
 
@@ -73,21 +74,6 @@ def reject_record(ex: Example, verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, lines: Iterable[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        for line in lines:
-            fh.write(line)
-            fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _jsonl(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
-    return (json.dumps(r, ensure_ascii=False, default=str) for r in rows)
-
-
 def write_dataset(
     out_dir: str | os.PathLike[str],
     kept: Sequence[Example],
@@ -103,12 +89,12 @@ def write_dataset(
     out.mkdir(parents=True, exist_ok=True)
     train, valid = split(kept, seed, valid_fraction)
     paths = {name: out / name for name in (TRAIN_FILE, VALID_FILE, REJECTS_FILE, STATS_FILE)}
-    _write_atomic(paths[TRAIN_FILE], _jsonl(record(ex, schema, fmt) for ex in train))
-    _write_atomic(paths[VALID_FILE], _jsonl(record(ex, schema, fmt) for ex in valid))
-    _write_atomic(paths[REJECTS_FILE], _jsonl(reject_record(ex, v) for ex, v in rejects))
+    write_jsonl_atomic(paths[TRAIN_FILE], (record(ex, schema, fmt) for ex in train))
+    write_jsonl_atomic(paths[VALID_FILE], (record(ex, schema, fmt) for ex in valid))
+    write_jsonl_atomic(paths[REJECTS_FILE], (reject_record(ex, v) for ex, v in rejects))
     body = stats if stats is not None else {}
     body.update({"train": len(train), "valid": len(valid), "rejects": len(rejects)})  # the caller sees them too
-    _write_atomic(paths[STATS_FILE], [json.dumps(body, indent=2, ensure_ascii=False, default=str)])
+    write_json_atomic(paths[STATS_FILE], body)
     return paths
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqldistill.errors import RunError
+from sqldistill.jsonfiles import write_json_atomic
 
 MANIFEST = "manifest.json"
 
@@ -32,15 +33,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -252,11 +252,9 @@ class EvalReport:
                 **({"by_difficulty": {k: strip(v) for k, v in self.by_difficulty.items()}} if self.by_difficulty else {})}
 
     def write_jsonl(self, path: str | Path) -> None:
-        import json
+        from sqldistill.jsonfiles import write_jsonl_atomic
 
-        with open(path, "w", encoding="utf-8") as fh:
-            for ex in self.examples:
-                fh.write(json.dumps(ex.to_json_dict(self.testsuite), ensure_ascii=False) + "\n")
+        write_jsonl_atomic(path, (ex.to_json_dict(self.testsuite) for ex in self.examples))
 
 
 def find_database(db_dir: str | Path, db_id: str) -> str:

@@ -42,9 +42,9 @@ def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, g
         raise DataError("the question is empty", hint="Pass the question as the second argument, in quotes")
 
     from sqldistill.db import connect
+    from sqldistill.models.modeldir import read_model_meta
     from sqldistill.serve.guard import Guardrails, jsonable_rows, run_guarded
     from sqldistill.serve.service import model_schema_drift
-    from sqldistill.train.modeldir import read_model_meta
 
     read_model_meta(model_dir)  # a clear error for a wrong directory before torch loads
     db = None
@@ -145,10 +145,10 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
                               hint=f"export {api_key_env}=<a long random key> and rerun")
         api_key = api_key.strip()
 
+    from sqldistill.models.modeldir import read_model_meta
     from sqldistill.serve.app import create_app
     from sqldistill.serve.guard import Guardrails
     from sqldistill.serve.service import SqlService, default_run_dir
-    from sqldistill.train.modeldir import read_model_meta
 
     read_model_meta(model_dir)
     _check_port(host, port)  # fail in one line now, not after the model has loaded

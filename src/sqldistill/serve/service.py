@@ -145,7 +145,7 @@ class SqlService:
 
         ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small
         model on the CPU with the fast decoder and plain (not execution-guided) decoding."""
-        from sqldistill.train.modeldir import meta_schema, read_model_meta
+        from sqldistill.models.modeldir import meta_schema, read_model_meta
 
         meta = read_model_meta(model_dir)
         try:
@@ -312,7 +312,7 @@ class SqlService:
 def model_schema_drift(model_dir: str | Path, db_target: str) -> SchemaDrift:
     """Compare a model directory's schema with a live database, without loading the model."""
     from sqldistill.db import reflect
-    from sqldistill.train.modeldir import meta_schema, read_model_meta
+    from sqldistill.models.modeldir import meta_schema, read_model_meta
 
     meta = read_model_meta(model_dir)
     live = reflect(db_target, samples=0, allow_empty=True)

@@ -47,8 +47,8 @@ from sqldistill.sql.cues import (
     sql_constructs,
 )
 from sqldistill.sql.grounding import FREE_NUMBERS, ungrounded_literals
+from sqldistill.sql.names import column_phrases, pluralize, table_phrase
 from sqldistill.sql.parsed import parsed
-from sqldistill.synth.names import column_phrases, pluralize, table_phrase
 
 if TYPE_CHECKING:
     from sqldistill.records import Schema, Table

@@ -17,7 +17,7 @@ from typing import Any
 from sqldistill.db.database import Database
 from sqldistill.errors import ConnectionFailed
 from sqldistill.records import Schema
-from sqldistill.synth.names import column_phrases, pluralize, split_words, table_phrase
+from sqldistill.sql.names import column_phrases, pluralize, split_words, table_phrase
 
 _DATE_VALUE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NUMERIC_TYPES = ("INT", "REAL", "FLOA", "DOUB", "NUM", "DEC", "BIGINT")

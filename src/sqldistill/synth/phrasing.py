@@ -11,9 +11,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from sqldistill.sql.names import pluralize
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import Col, Cond, Item, Query, spoken_value
-from sqldistill.synth.names import pluralize
 
 # head word -> (more, less, most, least)
 _COMPARATIVES: dict[str, tuple[str, str, str, str]] = {

@@ -24,9 +24,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqldistill.errors import ConfigError, TeacherError
+from sqldistill.jsonfiles import write_json_atomic
+
+if TYPE_CHECKING:
+    from sqldistill.records import Schema
 
 Message = dict[str, str]
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -107,10 +111,7 @@ class DiskCache:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, value, indent=None)
 
 
 class Teacher:
@@ -161,6 +162,18 @@ class Teacher:
             return [one(r) for r in requests]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(one, requests))
+
+    def sql_for_question(self, question: str, schema: Schema | None, n: int = 1) -> list[str]:
+        """``n`` SQL answers for ``question`` (the teacher critics' vote and round trip ask this)."""
+        from sqldistill.synth.tasks import sql_for_question
+
+        return sql_for_question(self, question, schema, n)
+
+    def question_for_sql(self, sql: str, schema: Schema | None) -> str:
+        """The question ``sql`` answers, in the teacher's words."""
+        from sqldistill.synth.tasks import question_for_sql
+
+        return question_for_sql(self, sql, schema)
 
     def close(self) -> None:
         pass

@@ -54,16 +54,6 @@ def read_jsonl(path: str | Path, required: Sequence[str] = ("prompt", "completio
     return records
 
 
-def write_jsonl(path: str | Path, records: Sequence[dict[str, Any]]) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(p)
-
-
 def find_schema(train_file: str | Path, schema: Schema | dict[str, Any] | str | Path | None, db: str | None) -> Schema:
     """The schema a model is trained for: given, read from a file, reflected from ``db``, or found beside the data.
 

@@ -17,6 +17,9 @@ from typing import Any
 from sqldistill.data.prompt import PromptFormat, render_completion
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError, DataError
+from sqldistill.jsonfiles import write_jsonl_atomic
+from sqldistill.models.causal import load_model, load_tokenizer
+from sqldistill.models.modeldir import META_FILE, meta_prompt_format, meta_schema, read_model_meta
 from sqldistill.records import Schema
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import (
@@ -31,8 +34,6 @@ from sqldistill.train.methods import (
     training_arguments,
     use_bf16,
 )
-from sqldistill.train.modeldir import META_FILE, meta_prompt_format, meta_schema, read_model_meta
-from sqldistill.train.models import load_model, load_tokenizer
 
 
 def build_dpo_pairs(
@@ -86,7 +87,7 @@ def build_dpo_pairs(
                               "rejected": render_completion(wrong), "question": rec["question"],
                               "sql": rec["sql"], "why_rejected": why})
     stats["pairs"] = len(pairs)
-    tdata.write_jsonl(out_file, pairs)
+    write_jsonl_atomic(out_file, pairs)
     return stats
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ConfigError
+from sqldistill.models.causal import check_same_vocabulary, load_model, load_tokenizer
+from sqldistill.models.sizes import DEFAULT_VOCAB
 from sqldistill.records import Schema
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import (
@@ -31,7 +33,6 @@ from sqldistill.train.methods import (
     training_arguments,
     use_bf16,
 )
-from sqldistill.train.models import DEFAULT_VOCAB, check_same_vocabulary, load_model, load_tokenizer
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # GKD lives in trl.experimental; we chose it knowingly
 

@@ -26,21 +26,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ConfigError, ModelError
-from sqldistill.records import Schema
-from sqldistill.train import data as tdata
-from sqldistill.train.losses import DIVERGENCES, check_divergence_args
-from sqldistill.train.modeldir import META_FILE, read_model_meta, save_model_dir
-from sqldistill.train.models import (
-    DEFAULT_VOCAB,
+from sqldistill.models.causal import (
     check_same_vocabulary,
     count_parameters,
-    is_named_size,
     load_model,
     load_tokenizer,
     new_model,
     no_hub_bars,
     train_tokenizer,
 )
+from sqldistill.models.modeldir import META_FILE, read_model_meta, save_model_dir
+from sqldistill.models.sizes import DEFAULT_VOCAB, is_named_size
+from sqldistill.records import Schema
+from sqldistill.train import data as tdata
+from sqldistill.train.losses import DIVERGENCES, check_divergence_args
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, TrainingArguments

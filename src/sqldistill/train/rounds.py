@@ -24,9 +24,10 @@ from typing import Any
 from sqldistill.data.prompt import render_completion
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
+from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
+from sqldistill.models.modeldir import META_FILE, read_model_meta
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_student
-from sqldistill.train.modeldir import META_FILE, read_model_meta, write_json_atomic
 
 
 def execution_accuracy(predictor: Any, records: list[dict[str, Any]], db: Any, execution_guided: bool = False,
@@ -148,7 +149,7 @@ def train_rounds(
             kept, reasons = pseudo_label(predictor, unlabelled, database, num_candidates, mode)
             entry.update(pseudo_labelled=len(kept), outcomes=dict(reasons))
             data_file = out / f"round_{k + 1}.jsonl"
-            tdata.write_jsonl(data_file, labelled + kept)
+            write_jsonl_atomic(data_file, labelled + kept)
             current = out / f"round_{k + 1}"
             result = train_student("sft", data_file, current, model=out / f"round_{k}", epochs=round_epochs,
                                    max_steps=max_steps, lr=lr, progress=progress, schema=predictor.schema,

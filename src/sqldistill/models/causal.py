@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqldistill.errors import ConfigError, ModelError
+from sqldistill.models.sizes import DEFAULT_VOCAB, SIZES, parse_size
 
 if TYPE_CHECKING:
     import torch
@@ -25,29 +26,7 @@ if TYPE_CHECKING:
 
 PAD, EOS, MASK = "<|pad|>", "<|eos|>", "<|mask|>"
 
-# hidden, layers, attention heads, key/value heads, MLP width
-SIZES: dict[str, tuple[int, int, int, int, int]] = {
-    "1m": (128, 3, 4, 2, 384),
-    "5m": (256, 6, 8, 4, 640),
-    "20m": (384, 12, 6, 2, 1024),
-}
-ARCHS = ("llama", "qwen2")
-DEFAULT_VOCAB = 4096
 PLAIN_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
-
-
-def parse_size(spec: str) -> tuple[str, str] | None:
-    """``"qwen2-5m"`` -> ``("qwen2", "5m")``; ``"5m"`` -> ``("llama", "5m")``; a path -> None."""
-    low = spec.strip().lower()
-    arch, _, size = low.rpartition("-")
-    arch = arch or "llama"
-    if size in SIZES and arch in ARCHS:
-        return arch, size
-    return None
-
-
-def is_named_size(spec: str | Path) -> bool:
-    return isinstance(spec, str) and parse_size(spec) is not None and not Path(spec).exists()
 
 
 def train_tokenizer(

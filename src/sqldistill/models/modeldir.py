@@ -17,7 +17,6 @@ Contract (stable; other stages rely on it):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ModelError
+from sqldistill.jsonfiles import write_json_atomic
 from sqldistill.records import Schema
 
 if TYPE_CHECKING:
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
 META_FILE = "sqldistill.json"
 FORMAT = 1
 REQUIRED_KEYS = ("format", "db_id", "schema_fingerprint", "schema", "prompt", "method", "base_model", "created")
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def save_model_dir(
@@ -53,7 +47,7 @@ def save_model_dir(
     training: dict[str, Any] | None = None,
 ) -> Path:
     """Write weights, tokenizer, then ``sqldistill.json`` (last) into ``out_dir``; returns the directory."""
-    from sqldistill.train.models import count_parameters, no_hub_bars, set_generation_tokens
+    from sqldistill.models.causal import count_parameters, no_hub_bars, set_generation_tokens
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
