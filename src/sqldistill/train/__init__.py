@@ -33,13 +33,13 @@ _EXPORTS = {
     "Predictor": "predict",
     "Prediction": "predict",
     "select_by_execution": "predict",
-    "save_model_dir": "modeldir",
-    "read_model_meta": "modeldir",
-    "SIZES": "models",
-    "new_model": "models",
-    "train_tokenizer": "models",
-    "load_model": "models",
-    "load_tokenizer": "models",
+    "save_model_dir": "sqldistill.models.modeldir",
+    "read_model_meta": "sqldistill.models.modeldir",
+    "SIZES": "sqldistill.models.sizes",
+    "new_model": "sqldistill.models.causal",
+    "train_tokenizer": "sqldistill.models.causal",
+    "load_model": "sqldistill.models.causal",
+    "load_tokenizer": "sqldistill.models.causal",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -49,4 +49,4 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sqldistill.train' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"sqldistill.train.{module}"), name)
+    return getattr(importlib.import_module(module if "." in module else f"sqldistill.train.{module}"), name)
