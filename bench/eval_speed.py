@@ -26,9 +26,9 @@ from pathlib import Path
 
 from sqldistill.db import reflect
 from sqldistill.eval import evaluate
-from sqldistill.eval.execution import prepare_for_execution
 from sqldistill.eval.loaders import GoldExample
 from sqldistill.eval.perturb import perturb
+from sqldistill.spider.execution import prepare_for_execution
 
 
 def predictions(data: list[dict], spider: Path, rounds: int) -> tuple[list[GoldExample], list[str]]:

@@ -32,22 +32,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqldistill.eval.exact_match import (
+from sqldistill.spider.exact_match import (
     PARTIAL_TYPES,
-    aggregate_scores,
     build_foreign_key_maps,
     exact_match,
-    format_scores,
     prediction_from_line,
 )
-from sqldistill.sql.hardness import hardness_of
-from sqldistill.sql.spider import (
+from sqldistill.spider.hardness import hardness_of
+from sqldistill.spider.parser import (
     SpiderParseError,
     load_tables_json,
     parse_spider_sql,
     schema_from_sqlite,
     schema_from_tables_entry,
 )
+from sqldistill.spider.report_table import aggregate, format_table
 
 # Spider dev (1,034 examples) is ordered by database; these are the blocks of the databases we have.
 DEV_BLOCKS = {
@@ -346,7 +345,8 @@ def reportable(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def check_report_table(oracle: Oracle, cases: list[dict[str, Any]]) -> None:
     usable = reportable(cases)
     theirs = official_report(oracle, usable)
-    mine = format_scores(aggregate_scores((c["hardness"], c["exact"], c["partial"]) for c in usable))
+    examples = [{"hardness": c["hardness"], "exact": c["exact"], "partial": c["partial"]} for c in usable]
+    mine = format_table(aggregate(examples), "match")
     print(f"report table over {len(usable)} examples: {'identical' if theirs == mine else 'DIFFERENT'}")
     if theirs != mine:
         print(theirs, mine, sep="\n---\n")

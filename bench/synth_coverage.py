@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from sqldistill.errors import EmptyDatabase
+from sqldistill.spider.parser import schema_from_sqlite
 from sqldistill.sql.skeleton import NORMALISATION, skeleton
-from sqldistill.sql.spider import schema_from_sqlite
 from sqldistill.synth import synthesize
 from sqldistill.synth.sampler import hardness_for
 

@@ -52,3 +52,28 @@ def test_duckdb_reflect_execute_and_refuse(duck: Path, tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM song").rows == [(8,)]
     assert sha256_of(duck) == before
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_official_execution_accuracy_on_duckdb_gives_the_verdicts_evaluate_gives_on_sqlite(
+        duck: Path, spider_dir: Path) -> None:
+    from sqldistill.eval import evaluate
+    from sqldistill.eval.loaders import GoldExample
+    from sqldistill.spider.execution import execution_verdicts
+
+    pairs = [
+        ("SELECT count(*) FROM singer", "SELECT count(*) FROM singer"),
+        ("SELECT DISTINCT Citizenship FROM singer", "SELECT Citizenship FROM singer"),  # DISTINCT goes on both sides
+        ("SELECT Name FROM singer WHERE Birth_Year > 1", "SELECT Name FROM singer WHERE Birth_Year > value"),  # -> 1
+        ("SELECT Name FROM singer ORDER BY Birth_Year", "SELECT Name FROM singer ORDER BY Birth_Year DESC"),
+        ("SELECT Name FROM singer", ""),
+        ("SELECT Nothing FROM singer", "SELECT Name FROM singer"),
+        ("SELECT Name FROM singer", "SELECT Nme FROM singer"),
+    ]
+    with connect(str(duck)) as db:
+        verdicts = execution_verdicts(db, pairs, timeout_s=10)
+    assert [v.exec for v in verdicts] == [1, 1, 1, 0, 0, 0, 0]
+    assert verdicts[4].error == "empty prediction" and verdicts[5].gold_error and verdicts[6].error
+    report = evaluate([GoldExample(sql=g, db_id="singer") for g, _ in pairs], [p for _, p in pairs],
+                      spider_dir / "database", etype="exec", workers=1, cache_dir=False)
+    assert [e.exec for e in report.examples] == [v.exec for v in verdicts]
+    assert [bool(e.gold_error) for e in report.examples] == [bool(v.gold_error) for v in verdicts]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sqldistill.eval.execution import (
+from sqldistill.eval.gold_cache import GoldCache
+from sqldistill.spider.execution import (
     Denotation,
     Executor,
-    GoldCache,
     prepare_for_execution,
     remove_distinct,
     replace_current_year,

@@ -60,7 +60,7 @@ def _singers(folder: Path) -> Path:
 def test_value_placeholder_cases_follow_the_official_rewrite(tmp_path: Path) -> None:
     """Each case's rewrite, EX and EM as the official code gives them (read in its source: the prediction's
     every lower-case ``value`` becomes ``1`` before it is executed and parsed; the gold is left alone)."""
-    from sqldistill.eval.exact_match import plug_value_placeholder
+    from sqldistill.spider.exact_match import plug_value_placeholder
 
     cases = [json.loads(line) for line in VALUE_CASES.read_text().splitlines()]
     assert [plug_value_placeholder(c["pred"]) for c in cases] == [c["rewritten"] for c in cases]

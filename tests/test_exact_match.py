@@ -15,16 +15,15 @@ from typing import Any
 
 import pytest
 
-from sqldistill.eval.exact_match import (
+from sqldistill.spider.exact_match import (
     PARTIAL_TYPES,
-    aggregate_scores,
     build_foreign_key_map,
     exact_match,
-    format_scores,
     plug_value_placeholder,
     prediction_from_line,
 )
-from sqldistill.sql.spider import SpiderSchema, schema_from_sqlite
+from sqldistill.spider.parser import SpiderSchema, schema_from_sqlite
+from sqldistill.spider.report_table import aggregate, format_table
 
 DATA = Path(__file__).parent / "data" / "spider_rules"
 FIELDS = ("acc", "rec", "f1", "label_total", "pred_total")
@@ -50,6 +49,11 @@ def as_rows(partial: dict[str, Any]) -> list[list[int]]:
     return [[partial[kind][field] for field in FIELDS] for kind in PARTIAL_TYPES]
 
 
+def as_examples(results: list[tuple[str, int, Any]]) -> list[dict[str, Any]]:
+    """(hardness, exact, partial) per example, as the per-example records the report table aggregates."""
+    return [{"hardness": level, "exact": exact, "partial": partial} for level, exact, partial in results]
+
+
 @pytest.fixture()
 def tiny() -> tuple[SpiderSchema, dict[str, str]]:
     columns = {"singer": ("singer_id", "name", "age", "country"), "song": ("song_id", "singer_id", "title", "sales")}
@@ -73,14 +77,15 @@ def test_report_table_matches_the_official_printout() -> None:
         schema, fk_map = schemas[case["db_id"]]
         exact, partial = exact_match(case["gold"], prediction_from_line(case["pred"]), schema, fk_map)
         results.append((case["hardness"], exact, partial))
-    assert format_scores(aggregate_scores(results)) == (DATA / "em_report.txt").read_text()
+    table = format_table(aggregate(as_examples(results)), "match")
+    assert table == (DATA / "em_report.txt").read_text()
 
 
 def test_aggregation_rules() -> None:
     hit = {"acc": 1, "rec": 1, "f1": 1, "label_total": 1, "pred_total": 1}
     absent = {"acc": 1, "rec": 1, "f1": 1, "label_total": 0, "pred_total": 0}
     partial: Any = {kind: hit if kind == "select" else absent for kind in PARTIAL_TYPES}
-    scores = aggregate_scores([("easy", 1, partial), ("easy", 0, partial)])
+    scores = aggregate(as_examples([("easy", 1, partial), ("easy", 0, partial)]))
     assert scores["easy"]["count"] == 2 and scores["easy"]["exact"] == 0.5 and scores["all"]["count"] == 2
     assert scores["easy"]["partial"]["select"]["acc"] == 1.0
     # No example had the component: acc and rec stay 0 and f1 is reported as 1, as upstream.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sqldistill.sql.hardness import count_component1, count_component2, count_others, hardness, hardness_of
-from sqldistill.sql.spider import SpiderParseError, SpiderSchema, parse_spider_sql, schema_from_sqlite
+from sqldistill.spider.hardness import count_component1, count_component2, count_others, hardness, hardness_of
+from sqldistill.spider.parser import SpiderParseError, SpiderSchema, parse_spider_sql, schema_from_sqlite
 
 DATA = Path(__file__).parent / "data" / "spider_rules"
 

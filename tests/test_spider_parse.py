@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sqldistill.sql.spider import (
+from sqldistill.spider.parser import (
     SpiderParseError,
     SpiderSchema,
     load_tables_json,
@@ -22,7 +22,7 @@ from sqldistill.sql.spider import (
     schema_from_sqlite,
     schema_from_tables_entry,
 )
-from sqldistill.sql.spider_tokenize import tokenize, word_tokenize
+from sqldistill.spider.tokenizer import tokenize, word_tokenize
 
 DATA = Path(__file__).parent / "data" / "spider_rules"
 

@@ -16,7 +16,7 @@ _VERBS = {
     "render_schema": "sqldistill.db",
     "same_result": "sqldistill.db",
     "check_readonly": "sqldistill.sql.safety",
-    "hardness": "sqldistill.sql.hardness",
+    "hardness": "sqldistill.spider.hardness",
     "evaluate": "sqldistill.eval",
     "synthesize": "sqldistill.synth",
     "distill": "sqldistill.pipeline",

@@ -20,7 +20,7 @@ from typing import Any
 from sqldistill.config import Config, ModelConfig
 from sqldistill.data.manifest import RunDir, StageResult
 from sqldistill.errors import ConfigError, ModelError
-from sqldistill.jsonfiles import write_json_atomic
+from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
 
 
 @dataclass
@@ -341,16 +341,13 @@ def score_predictions(cfg: Config, db: Any, examples: list[dict[str, Any]], pred
             "em": {lv: s.get("exact") for lv, s in scores.items() if s.get("count")},
             "count": {lv: s.get("count") for lv, s in scores.items() if s.get("count")},
         }
-    from sqldistill.db import gold_order_matters, same_result
+    from sqldistill.spider.execution import execution_verdicts
 
-    hits = 0
-    with per_example.open("w") as fh:
-        for i, (ex, pred) in enumerate(zip(examples, preds)):
-            gold = db.execute(ex["sql"], timeout_s=cfg.eval.timeout_s, max_rows=None)
-            got = db.execute(pred, timeout_s=cfg.eval.timeout_s, max_rows=None)
-            ok = int(gold.ok and got.ok and same_result(gold.rows, got.rows, gold_order_matters(ex["sql"])))
-            hits += ok
-            fh.write(json.dumps({"index": i, "exec": ok, "error": got.error}) + "\n")
+    verdicts = execution_verdicts(db, [(ex["sql"], pred) for ex, pred in zip(examples, preds)], cfg.eval.timeout_s)
+    write_jsonl_atomic(per_example, ({"index": i, "exec": v.exec, "error": v.error,
+                                      **({"gold_error": v.gold_error} if v.gold_error else {})}
+                                     for i, v in enumerate(verdicts)))
+    hits = sum(v.exec for v in verdicts)
     return {"ex": {"all": hits / max(len(examples), 1)}, "count": {"all": len(examples)}}
 
 

@@ -32,16 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from sqldistill.errors import DatabaseNotFound, DataError
-from sqldistill.eval.execution import (
-    Denotation,
-    Executor,
-    GoldCache,
-    default_cache_dir,
-    order_matters_for,
-    pred_matches,
-    prepare_for_execution,
-)
+from sqldistill.eval.gold_cache import GoldCache, default_cache_dir
 from sqldistill.eval.loaders import GoldExample, load_gold, load_predictions
+from sqldistill.spider.execution import Denotation, Executor, execution_match
 
 ETYPES = ("all", "exec", "match")
 CHUNK = 8
@@ -116,7 +109,7 @@ def gold_cache_key(gold: str, keep_distinct: bool) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _spider_schema(path: str) -> Any:
-    from sqldistill.sql.spider import schema_from_sqlite
+    from sqldistill.spider.parser import schema_from_sqlite
 
     return schema_from_sqlite(path)
 
@@ -124,8 +117,8 @@ def _spider_schema(path: str) -> Any:
 @functools.lru_cache(maxsize=8192)
 def _gold_hardness(path: str, gold: str) -> tuple[str | None, str | None]:
     """(hardness, None) or (None, why the Spider parser cannot read the gold)."""
-    from sqldistill.sql.hardness import hardness_of
-    from sqldistill.sql.spider import SpiderParseError, parse_spider_sql
+    from sqldistill.spider.hardness import hardness_of
+    from sqldistill.spider.parser import SpiderParseError, parse_spider_sql
 
     try:
         return hardness_of(parse_spider_sql(gold, _spider_schema(path))), None
@@ -134,7 +127,7 @@ def _gold_hardness(path: str, gold: str) -> tuple[str | None, str | None]:
 
 
 def _hardness_and_match(job: _Job, pred: str, config: _Config) -> tuple[str | None, int | None, Any, str | None]:
-    from sqldistill.eval.exact_match import exact_match
+    from sqldistill.spider.exact_match import exact_match
 
     level, problem = _gold_hardness(job.db_path, job.gold)
     if problem is not None:
@@ -146,45 +139,8 @@ def _hardness_and_match(job: _Job, pred: str, config: _Config) -> tuple[str | No
     return level, int(bool(exact)), partial, None
 
 
-def _execution(job: _Job, pred: str, config: _Config,
-               fresh: list[tuple[str, Denotation]]) -> tuple[int, int | None, str | None, str | None]:
-    """(exec, ts, prediction error, gold error) for one example. As in the official loop, the gold runs
-    first on each database; the prediction runs only where the gold succeeded."""
-    executor: Executor = _STATE["executor"]
-    cached = dict(job.cached)
-    wrong_ts = 0 if job.suite else None
-    try:
-        gold_sql = prepare_for_execution(job.gold, config.keep_distinct)
-    except ValueError as err:
-        return 0, wrong_ts, None, f"cannot process the gold query: {err}"
-    order = order_matters_for(gold_sql)
-    pred_sql: str | None = None
-    for position, path in enumerate((job.db_path, *job.suite)):
-        gold = cached.get(path)
-        if gold is None:
-            gold = executor.run(path, gold_sql)
-            fresh.append((path, gold))
-        if not gold.ok:
-            where = "" if position == 0 else f" on test-suite database {Path(path).name}"
-            return int(position > 0), wrong_ts, None, f"the gold query fails{where}: {gold.error}"
-        if pred_sql is None:
-            if not pred.strip():
-                return 0, wrong_ts, "empty prediction", None
-            try:
-                pred_sql = prepare_for_execution(pred, config.keep_distinct)
-            except ValueError as err:
-                return 0, wrong_ts, f"cannot process the prediction: {err}", None
-        pred_den = executor.run(path, pred_sql, max_rows=len(gold.rows or []))
-        if not pred_matches(gold, pred_den, order):
-            if position > 0:
-                return 1, 0, None, None
-            error = None if pred_den.ok or pred_den.kind == "too_many_rows" else pred_den.error
-            return 0, wrong_ts, error, None
-    return 1, (1 if job.suite else None), None, None
-
-
 def _score(job: _Job) -> tuple[ExampleResult, list[tuple[str, Denotation]]]:
-    from sqldistill.eval.exact_match import plug_value_placeholder
+    from sqldistill.spider.exact_match import plug_value_placeholder
 
     config: _Config = _STATE["config"]
     pred = plug_value_placeholder(job.pred)
@@ -192,7 +148,9 @@ def _score(job: _Job) -> tuple[ExampleResult, list[tuple[str, Denotation]]]:
     fresh: list[tuple[str, Denotation]] = []
     exec_ok, ts, error, gold_error = None, None, None, None
     if config.etype in ("all", "exec"):
-        exec_ok, ts, error, gold_error = _execution(job, pred, config, fresh)
+        verdict = execution_match(job.gold, pred, (job.db_path, *job.suite), _STATE["executor"],
+                                  config.keep_distinct, dict(job.cached), fresh)
+        exec_ok, ts, error, gold_error = verdict.exec, verdict.ts, verdict.error, verdict.gold_error
     result = ExampleResult(job.index, job.db_id, level, exec_ok, exact, ts, error, gold_error, partial,
                            job.difficulty, parse_problem)
     return result, fresh
@@ -224,7 +182,7 @@ class EvalReport:
         return sum(1 for e in self.examples if e.gold_error)
 
     def table(self) -> str:
-        from sqldistill.eval.report_table import format_table
+        from sqldistill.spider.report_table import format_table
 
         text = format_table(self.scores, self.etype, self.testsuite)
         if self.by_difficulty and self.etype != "match":
@@ -268,7 +226,7 @@ def find_database(db_dir: str | Path, db_id: str) -> str:
 
 
 def _fk_maps(tables: str | Path | None, db_paths: dict[str, str]) -> tuple[dict[str, dict[str, str]], str]:
-    from sqldistill.eval.exact_match import build_foreign_key_map, build_foreign_key_maps
+    from sqldistill.spider.exact_match import build_foreign_key_map, build_foreign_key_maps
 
     if tables is not None:
         if not Path(tables).is_file():
@@ -385,8 +343,8 @@ def evaluate(
             _STATE.clear()
     else:
         # Import the scoring modules before forking so that workers inherit them instead of importing each.
-        import sqldistill.eval.exact_match
-        import sqldistill.sql.hardness  # noqa: F401
+        import sqldistill.spider.exact_match
+        import sqldistill.spider.hardness  # noqa: F401
 
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -399,7 +357,7 @@ def evaluate(
                     progress(done, len(jobs))
     cache.save()
 
-    from sqldistill.eval.report_table import aggregate
+    from sqldistill.spider.report_table import aggregate
 
     final = [r for r in results if r is not None]
     scores = aggregate([vars(r) for r in final])

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqldistill.db import same_result
-from sqldistill.eval.execution import (
+from sqldistill.eval.mutations import canonical_sql, mutate, resolve_column
+from sqldistill.eval.neighbours import ColumnPool, usable_foreign_keys
+from sqldistill.records import Schema
+from sqldistill.spider.execution import (
     Denotation,
     order_matters_for,
     prepare_for_execution,
     replace_current_year,
 )
-from sqldistill.eval.mutations import canonical_sql, mutate, resolve_column
-from sqldistill.eval.neighbours import ColumnPool, usable_foreign_keys
-from sqldistill.records import Schema
 
 MUTANTS_PER_QUERY = 60
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from sqldistill.db import connect, reflect
 from sqldistill.errors import DataError
-from sqldistill.eval.execution import order_matters_for, prepare_for_execution
 from sqldistill.eval.neighbours import Blueprint, ddl_for, foreign_key_violations, generate, read_pools
 from sqldistill.eval.suite_queries import (
     Pair,
@@ -41,6 +40,7 @@ from sqldistill.eval.suite_queries import (
     sound_rewrites,
     tie_unstable,
 )
+from sqldistill.spider.execution import order_matters_for, prepare_for_execution
 
 SCALES = (3, 5, 8, 12, 20)
 

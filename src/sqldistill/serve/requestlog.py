@@ -31,8 +31,8 @@ def hardness_function(schema: Schema | None) -> Any:
     if schema is None:
         return None
     try:
-        from sqldistill.sql.hardness import hardness
-        from sqldistill.sql.spider import SpiderSchema
+        from sqldistill.spider.hardness import hardness
+        from sqldistill.spider.parser import SpiderSchema
     except ImportError:
         return None
     spider = SpiderSchema.with_name_ids(

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sqldistill.records import Example
-from sqldistill.sql.spider import SpiderParseError, SpiderSchema
+from sqldistill.spider.parser import SpiderParseError, SpiderSchema
 from sqldistill.synth.graph import SchemaGraph
 from sqldistill.synth.ir import Query, to_sql
 from sqldistill.synth.realise import realise
@@ -36,7 +36,7 @@ def hardness_for(sql: str, schema: SpiderSchema) -> str:
     String literals are replaced first: hardness does not depend on them, and the official tokenizer does
     not understand SQL's doubled quote (``'It''s'``).
     """
-    from sqldistill.sql.hardness import hardness
+    from sqldistill.spider.hardness import hardness
 
     try:
         return hardness(_STRING.sub("'v'", sql), schema)

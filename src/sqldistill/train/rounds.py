@@ -19,34 +19,32 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import render_completion
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
 from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
 from sqldistill.models.modeldir import META_FILE, read_model_meta
+from sqldistill.spider.execution import execution_verdicts
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_student
 
+if TYPE_CHECKING:
+    from sqldistill.db import Database
+    from sqldistill.records import ExecResult
 
-def execution_accuracy(predictor: Any, records: list[dict[str, Any]], db: Any, execution_guided: bool = False,
+
+def execution_accuracy(predictor: Any, records: list[dict[str, Any]], db: Database, execution_guided: bool = False,
                        num_candidates: int = 4, timeout_s: float = 5.0) -> float:
-    """Share of ``records`` (question, sql) whose predicted SQL returns the gold result."""
+    """Share of ``records`` (question, sql) whose predicted SQL returns the gold result: EX with the official
+    semantics (``spider.execution``), the one EX of evaluation."""
     if not records:
         return 0.0
-    right = 0
-    for rec in records:
-        gold = db.execute(rec["sql"], timeout_s=timeout_s, max_rows=None)
-        if not gold.ok:
-            continue
-        pred = predictor.predict(rec["question"], db=db, execution_guided=execution_guided,
-                                 num_candidates=num_candidates)
-        res = pred.result if pred.result is not None else db.execute(pred.sql, timeout_s=timeout_s,
-                                                                     max_rows=len(gold.rows) + 1)
-        if res.ok and not res.truncated and same_result(gold.rows, res.rows, gold_order_matters(rec["sql"])):
-            right += 1
-    return right / len(records)
+    preds = [predictor.predict(rec["question"], db=db, execution_guided=execution_guided,
+                               num_candidates=num_candidates).sql for rec in records]
+    verdicts = execution_verdicts(db, [(rec["sql"], pred) for rec, pred in zip(records, preds)], timeout_s)
+    return sum(v.exec for v in verdicts) / len(records)
 
 
 def _teacher_sqls(rec: dict[str, Any]) -> list[str]:
@@ -56,14 +54,22 @@ def _teacher_sqls(rec: dict[str, Any]) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _vote(db: Any, sqls: list[str], timeout_s: float) -> list[tuple[Any, ...]] | None:
-    """The majority result of the teacher's SQL (None when none of it runs)."""
+def _vote(db: Database, sqls: list[str], timeout_s: float) -> list[tuple[Any, ...]] | None:
+    """The majority result of the teacher's SQL (None when none of it runs); results count as one when
+    ``same_result`` says so (the first SQL's ORDER BY decides whether row order counts), ties go to the
+    earlier SQL."""
     results = [r for r in (db.execute(s, timeout_s=timeout_s) for s in sqls) if r.ok]
     if not results:
         return None
-    counts = Counter(tuple(sorted(map(repr, r.rows))) for r in results)
-    top = counts.most_common(1)[0][0]
-    return next(r.rows for r in results if tuple(sorted(map(repr, r.rows))) == top)
+    order = gold_order_matters(sqls[0])
+    groups: list[list[ExecResult]] = []
+    for res in results:
+        group = next((g for g in groups if same_result(g[0].rows, res.rows, order)), None)
+        if group is None:
+            groups.append([res])
+        else:
+            group.append(res)
+    return max(groups, key=len)[0].rows
 
 
 def pseudo_label(predictor: Any, unlabelled: list[dict[str, Any]], db: Any, num_candidates: int = 4,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqldistill.sql.spider_tokenize import tokenize
+from sqldistill.spider.tokenizer import tokenize
 
 __all__ = [
     "AGG_OPS",

@@ -20,7 +20,7 @@ step mirrors (``evaluation.py`` reads the files, ``exec_eval.py`` runs the queri
    (``text_factory = lambda b: b.decode(errors="ignore")``).
 
 The gold is never rewritten otherwise; EM's own readings (lower-casing outside quotes, ``'`` read as ``"``)
-are the parser's (:mod:`sqldistill.sql.spider`, :mod:`sqldistill.sql.spider_tokenize`).
+are the parser's (:mod:`sqldistill.spider.parser`, :mod:`sqldistill.spider.tokenizer`).
 
 A prediction that cannot be processed or executed is wrong. Unlike the official evaluator (which waits
 forever), a query that runs past the timeout is stopped inside SQLite and counts as failed.
@@ -29,12 +29,9 @@ forever), a query that runs past the timeout is stopped inside SQLite and counts
 from __future__ import annotations
 
 import functools
-import hashlib
-import marshal
 import os
 import re
-import sys
-import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +42,6 @@ from sqldistill.db.database import Database
 Row = tuple[Any, ...]
 
 _CUR_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
-# Gold results larger than this are recomputed instead of cached: the cache is for speed, not archiving.
-MAX_CACHED_ROWS = 200_000
 
 
 def fix_spaced_operators(sql: str) -> str:
@@ -107,13 +102,22 @@ class Denotation:
 
 @dataclass
 class Executor:
-    """Runs queries on SQLite files, one read-only connection per file and process."""
+    """Runs queries on SQLite files, one read-only connection per file and process, or on a ``Database``
+    the caller opened (``lend``: any dialect; the caller keeps it and closes it)."""
 
     timeout_s: float | None
     _dbs: dict[str, Database] = field(default_factory=dict)
+    _lent: dict[str, Database] = field(default_factory=dict)
     _pid: int = field(default_factory=os.getpid)
 
+    def lend(self, name: str, db: Database) -> None:
+        """Run the queries for ``name`` on ``db`` instead of opening a file of that name."""
+        self._lent[name] = db
+
     def _db(self, path: str) -> Database:
+        lent = self._lent.get(path)
+        if lent is not None:
+            return lent
         if self._pid != os.getpid():  # forked: connections of the parent must not be reused
             self._dbs, self._pid = {}, os.getpid()
         db = self._dbs.get(path)
@@ -149,120 +153,77 @@ def order_matters_for(processed_gold: str) -> bool:
     return gold_order_matters(processed_gold)
 
 
-# ---------------------------------------------------------------- gold result cache
+@dataclass(frozen=True)
+class ExecutionVerdict:
+    """EX (and TS, with test-suite databases) of one prediction, or why it could not be judged."""
+
+    exec: int
+    ts: int | None = None  # None without test-suite databases
+    error: str | None = None  # why the prediction failed, when it did
+    gold_error: str | None = None  # the gold failed: the example counts as wrong
 
 
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def execution_match(gold: str, pred: str, databases: Sequence[str], executor: Executor,
+                    keep_distinct: bool = False, known: Mapping[str, Denotation] | None = None,
+                    fresh: list[tuple[str, Denotation]] | None = None) -> ExecutionVerdict:
+    """Steps 3 to 7 above for one example: ``pred`` has had step 2 (``plug_value_placeholder``) already.
 
-
-def sql_key(sql: str) -> str:
-    return hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-class GoldCache:
-    """Gold denotations on disk, one marshal file per database content hash: ``{sql_key: denotation}``.
-
-    Keys are the database file's SHA-256 (so an edited database never serves stale rows) and the processed
-    gold text. Timeouts are not cached (they depend on the machine). marshal keeps Python types exactly
-    (``1`` vs ``1.0`` matters to the comparison) and, unlike pickle, cannot run code when read.
-    """
-
-    def __init__(self, root: str | Path | None) -> None:
-        self.root = Path(root) if root is not None else None
-        self._by_path: dict[str, str] = {}  # one run never sees a database change under it
-        self._tables: dict[str, dict[str, tuple[Any, ...]]] = {}
-        self._dirty: set[str] = set()
-        self.hits = 0
-        self.misses = 0
-
-    def db_sha(self, path: str) -> str:
-        known = self._by_path.get(path)
-        if known is not None:
-            return known
-        self._by_path[path] = sha = _file_sha(Path(path))
-        return sha
-
-    def _file(self, sha: str) -> Path:
-        assert self.root is not None
-        return self.root / f"py{sys.version_info[0]}{sys.version_info[1]}" / sha[:2] / f"{sha}.marshal"
-
-    def _table(self, sha: str) -> dict[str, tuple[Any, ...]]:
-        table = self._tables.get(sha)
-        if table is None:
-            table = {}
-            if self.root is not None:
-                try:
-                    loaded = marshal.loads(self._file(sha).read_bytes())
-                    if isinstance(loaded, dict):
-                        table = loaded
-                except (OSError, ValueError, EOFError, TypeError):
-                    table = {}  # missing or unreadable: recompute
-            self._tables[sha] = table
-        return table
-
-    def get(self, path: str, sql: str) -> Denotation | None:
-        if self.root is None:
-            return None
-        found = self._table(self.db_sha(path)).get(sql_key(sql))
-        if found is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return Denotation.from_marshal(found)
-
-    def put(self, path: str, sql: str, denotation: Denotation) -> None:
-        if self.root is None or denotation.kind == "timeout":
-            return
-        if denotation.rows is not None and len(denotation.rows) > MAX_CACHED_ROWS:
-            return
-        sha = self.db_sha(path)
-        self._table(sha)[sql_key(sql)] = denotation.to_marshal()
-        self._dirty.add(sha)
-
-    def save(self) -> None:
-        """Write changed tables atomically; a concurrent run's entries are merged, not lost."""
-        if self.root is None:
-            return
-        for sha in sorted(self._dirty):
-            target = self._file(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            merged: dict[str, tuple[Any, ...]] = {}
+    ``databases``: the example's own database first, then its test-suite databases (names ``executor`` runs
+    on). As in the official loop, the gold runs first on each database and the prediction only where the gold
+    succeeded; the first disagreement ends the example. Gold results come from ``known`` when there, and the
+    ones computed are appended to ``fresh`` (for a cache)."""
+    known = known or {}
+    wrong_ts = 0 if len(databases) > 1 else None
+    try:
+        gold_sql = prepare_for_execution(gold, keep_distinct)
+    except ValueError as err:
+        return ExecutionVerdict(0, wrong_ts, None, f"cannot process the gold query: {err}")
+    order = order_matters_for(gold_sql)
+    pred_sql: str | None = None
+    for position, name in enumerate(databases):
+        gold_den = known.get(name)
+        if gold_den is None:
+            gold_den = executor.run(name, gold_sql)
+            if fresh is not None:
+                fresh.append((name, gold_den))
+        if not gold_den.ok:
+            where = "" if position == 0 else f" on test-suite database {Path(name).name}"
+            return ExecutionVerdict(int(position > 0), wrong_ts, None, f"the gold query fails{where}: {gold_den.error}")
+        if pred_sql is None:
+            if not pred.strip():
+                return ExecutionVerdict(0, wrong_ts, "empty prediction")
             try:
-                on_disk = marshal.loads(target.read_bytes())
-                if isinstance(on_disk, dict):
-                    merged.update(on_disk)
-            except (OSError, ValueError, EOFError, TypeError):
-                pass
-            merged.update(self._tables[sha])
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(marshal.dumps(merged))
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        self._dirty.clear()
+                pred_sql = prepare_for_execution(pred, keep_distinct)
+            except ValueError as err:
+                return ExecutionVerdict(0, wrong_ts, f"cannot process the prediction: {err}")
+        pred_den = executor.run(name, pred_sql, max_rows=len(gold_den.rows or []))
+        if not pred_matches(gold_den, pred_den, order):
+            if position > 0:
+                return ExecutionVerdict(1, 0)
+            error = None if pred_den.ok or pred_den.kind == "too_many_rows" else pred_den.error
+            return ExecutionVerdict(0, wrong_ts, error)
+    return ExecutionVerdict(1, 1 if len(databases) > 1 else None)
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("SQLDISTILL_CACHE_DIR")
-    if env:
-        return Path(env) / "eval"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sqldistill" / "eval"
+def execution_verdicts(db: Database, pairs: Iterable[tuple[str, str]], timeout_s: float | None = 30.0,
+                       keep_distinct: bool = False) -> list[ExecutionVerdict]:
+    """EX with the official semantics for (gold, prediction) pairs on an open database of any dialect: the
+    same processing and comparison as ``evaluate`` on SQLite files, where the official evaluator itself
+    cannot open the database."""
+    from sqldistill.spider.exact_match import plug_value_placeholder
+
+    executor = Executor(timeout_s)
+    executor.lend(db.db_id, db)
+    return [execution_match(gold, plug_value_placeholder(pred), (db.db_id,), executor, keep_distinct)
+            for gold, pred in pairs]
 
 
 __all__ = [
     "Denotation",
+    "ExecutionVerdict",
     "Executor",
-    "GoldCache",
-    "default_cache_dir",
+    "execution_match",
+    "execution_verdicts",
     "fix_spaced_operators",
     "order_matters_for",
     "pred_matches",

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from sqldistill.sql.spider import (
+from sqldistill.spider.parser import (
     WHERE_OPS,
     SpiderSchema,
     SqlDict,
@@ -112,7 +112,7 @@ def hardness_of(sql: SqlDict) -> Hardness:
 def hardness(sql: str, schema: SpiderSchema | str | os.PathLike[str]) -> Hardness:
     """Hardness of a SQL string over a schema (a :class:`SpiderSchema` or a SQLite file path).
 
-    Raises :class:`~sqldistill.sql.spider.SpiderParseError` when the official parser cannot read the query
+    Raises :class:`~sqldistill.spider.parser.SpiderParseError` when the official parser cannot read the query
     (the official evaluator would crash on such a gold query).
     """
     spider_schema = schema if isinstance(schema, SpiderSchema) else schema_from_sqlite(schema)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqldistill.eval.exact_match import PARTIAL_TYPES
+from sqldistill.spider.exact_match import PARTIAL_TYPES
 
 LEVELS = ("easy", "medium", "hard", "extra", "all")
 

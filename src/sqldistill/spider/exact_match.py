@@ -1,7 +1,7 @@
 """Spider exact-set match (EM) and its partial scores, as the official evaluators compute them.
 
 Both official scripts (taoyds/spider and taoyds/test-suite-sql-eval ``evaluation.py``) agree on EM. Their
-recipe, reproduced here as pure functions over the structure of :mod:`sqldistill.sql.spider`:
+recipe, reproduced here as pure functions over the structure of :mod:`sqldistill.spider.parser`:
 
 1. parse gold and prediction against the SQLite schema; a prediction that does not parse becomes the
    empty SQL (:func:`empty_sql`) and is still scored component by component;
@@ -24,7 +24,7 @@ import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
-from sqldistill.sql.spider import (
+from sqldistill.spider.parser import (
     WHERE_OPS,
     SpiderParseError,
     SpiderSchema,
@@ -34,17 +34,14 @@ from sqldistill.sql.spider import (
 )
 
 __all__ = [
-    "LEVELS",
     "PARTIAL_TYPES",
     "PartialScore",
-    "aggregate_scores",
     "build_foreign_key_map",
     "build_foreign_key_maps",
     "canonical_columns",
     "empty_sql",
     "exact_match",
     "exact_set_match",
-    "format_scores",
     "partial_scores",
     "plug_value_placeholder",
     "prediction_from_line",
@@ -323,76 +320,3 @@ def exact_match(
     except (SpiderParseError, ValueError, TypeError):
         # Unparseable, or a parse upstream would crash on while scoring it: the empty SQL.
         return _exact_and_partial(prepare_for_match(empty_sql(), schema, fk_map), gold)
-
-
-# --- Per-hardness aggregation, as the official report prints it --------------------------------------------
-
-LEVELS = ("easy", "medium", "hard", "extra", "all")
-
-
-def aggregate_scores(
-    results: Iterable[tuple[str, int, Mapping[str, PartialScore]]],
-) -> dict[str, dict[str, Any]]:
-    """The official per-level table from ``(hardness, exact, partial_scores)`` per example.
-
-    Per level: ``count``, ``exact`` (mean EM) and, per component, ``acc`` averaged over examples whose
-    prediction has that component (``acc_count``), ``rec`` over examples whose gold has it (``rec_count``),
-    and ``f1`` from those two means, set to 1 when both are 0. A level without examples keeps zeros.
-    """
-    scores: dict[str, dict[str, Any]] = {
-        level: {
-            "count": 0,
-            "exact": 0.0,
-            "partial": {
-                t: {"acc": 0.0, "rec": 0.0, "f1": 0.0, "acc_count": 0, "rec_count": 0} for t in PARTIAL_TYPES
-            },
-        }
-        for level in LEVELS
-    }
-    for level, exact, partial in results:
-        for name in (level, "all"):
-            scores[name]["count"] += 1
-            scores[name]["exact"] += exact
-            for kind in PARTIAL_TYPES:
-                cell, score = scores[name]["partial"][kind], partial[kind]
-                if score["pred_total"] > 0:
-                    cell["acc"] += score["acc"]
-                    cell["acc_count"] += 1
-                if score["label_total"] > 0:
-                    cell["rec"] += score["rec"]
-                    cell["rec_count"] += 1
-                cell["f1"] += score["f1"]
-    for level in LEVELS:
-        if scores[level]["count"] == 0:
-            continue
-        scores[level]["exact"] /= scores[level]["count"]
-        for cell in scores[level]["partial"].values():
-            cell["acc"] = cell["acc"] / cell["acc_count"] if cell["acc_count"] else 0
-            cell["rec"] = cell["rec"] / cell["rec_count"] if cell["rec_count"] else 0
-            both = cell["acc"] + cell["rec"]
-            cell["f1"] = (
-                1 if cell["acc"] == 0 and cell["rec"] == 0 else 2.0 * cell["acc"] * cell["rec"] / both
-            )
-    return scores
-
-
-def format_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
-    """The exact-match part of the official printout (``--etype match``), character for character."""
-
-    def row(name: str, values: Sequence[Any], fmt: str) -> str:
-        return ("{:20} " + " ".join([fmt] * len(values))).format(name, *values)
-
-    lines = [row("", list(LEVELS), "{:20}"), row("count", [scores[lv]["count"] for lv in LEVELS], "{:<20d}")]
-    lines += ["", "====================== EXACT MATCHING ACCURACY ====================="]
-    lines.append(row("exact match", [scores[lv]["exact"] for lv in LEVELS], "{:<20.3f}"))
-    headers = {
-        "acc": "\n---------------------PARTIAL MATCHING ACCURACY----------------------",
-        "rec": "---------------------- PARTIAL MATCHING RECALL ----------------------",
-        "f1": "---------------------- PARTIAL MATCHING F1 --------------------------",
-    }
-    for metric, header in headers.items():
-        lines.append(header)
-        lines += [
-            row(k, [scores[lv]["partial"][k][metric] for lv in LEVELS], "{:<20.3f}") for k in PARTIAL_TYPES
-        ]
-    return "\n".join(lines) + "\n"
