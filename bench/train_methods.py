@@ -41,7 +41,7 @@ def score(model_dir: Path, items: list[tuple[str, str]], db_path: Path, db_dir: 
     from sqldistill.db import connect
     from sqldistill.eval import evaluate
     from sqldistill.eval.loaders import GoldExample
-    from sqldistill.train.predict import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     if not items:
         return float("nan")

@@ -94,7 +94,7 @@ def test_projection_agreement_counts_named_minus_unnamed_columns(schema: Any) ->
 def test_vote_weights_add_repairs_and_favour_the_named_columns(schema: Any) -> None:
     import math
 
-    from sqldistill.train.retrieval import vote_weights
+    from sqldistill.infer.select import vote_weights
 
     q = "What are all the addresses including line 1 and line 2?"
     got = dict(vote_weights([], [("SELECT DISTINCT line_1 FROM Addresses", 0.9)], q, cue_weight=0.0, schema=schema,
@@ -214,7 +214,7 @@ def test_like_comparison_and_superlative_repairs(spider_dir: Path) -> None:
 
 
 def test_vote_weights_favour_the_query_that_uses_the_named_value(spider_dir: Path) -> None:
-    from sqldistill.train.retrieval import vote_weights
+    from sqldistill.infer.select import vote_weights
 
     docs = _spider(spider_dir, "cre_Doc_Template_Mgt")
     q = "How many paragraphs does the document 'Summer Show' have?"
@@ -229,7 +229,7 @@ def test_vote_weights_favour_the_query_that_uses_the_named_value(spider_dir: Pat
 
 def test_two_values_joined_by_or_become_an_or(spider_dir: Path) -> None:
     from sqldistill.db import connect
-    from sqldistill.train.retrieval import column_values
+    from sqldistill.infer.retrieval import column_values
 
     teach = _spider(spider_dir, "course_teach")
     assert repairs("Which teachers are aged either 32 or 33?", "SELECT Name FROM teacher WHERE Age = 32", teach) == [

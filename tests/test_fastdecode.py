@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import torch
 
+from sqldistill.infer.continuous import NgramDrafter, SlotDecoder
+from sqldistill.infer.fastdecode import FastDecoder, unsupported_reason
 from sqldistill.models.causal import new_model, train_tokenizer
-from sqldistill.train.fastdecode import FastDecoder, NgramDrafter, SlotDecoder, unsupported_reason
 
 torch.set_num_threads(1)
 

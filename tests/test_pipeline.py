@@ -185,9 +185,9 @@ def test_full_disk_in_the_run_directory_is_a_clear_error(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_student_stage_trains_in_two_processes_through_accelerate(tmp_path: Path) -> None:
     from sqldistill.errors import ConfigError
+    from sqldistill.infer.predictor import Predictor
     from sqldistill.models.modeldir import read_model_meta
     from sqldistill.pipeline import distill
-    from sqldistill.train.predict import Predictor
 
     cfg = load_config(tiny_config(tmp_path, teacher_model=None, **{"student.method": "sft", "student.processes": 2,
                                                                    "student.memory": "none"}))

@@ -11,9 +11,12 @@ import torch
 
 from sqldistill.db import connect
 from sqldistill.errors import ConfigError, ModelError
+from sqldistill.infer.backend import SqlGenerator
+from sqldistill.infer.causal import CausalLMGenerator
+from sqldistill.infer.predictor import Predictor
+from sqldistill.infer.select import select_by_execution
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import train_sft
-from sqldistill.train.predict import Predictor, select_by_execution
 from tests.test_train_data import db_path_of, write_dataset
 
 torch.set_num_threads(1)
@@ -43,14 +46,34 @@ def test_model_learnt_its_pairs_and_load_exposes_the_contract(trained: dict[str,
 
 def test_batched_greedy_equals_one_by_one_and_transformers_generate(trained: dict[str, Any]) -> None:
     p: Predictor = trained["predictor"]
+    assert isinstance(p.generator, CausalLMGenerator) and p.generator.fast is not None
     questions = [r["question"] for r in trained["records"][:12]]
     one_by_one = [p.generate([q])[0] for q in questions]
     assert p.generate(questions) == one_by_one
+    plain = Predictor.load(trained["dir"], fast=False)  # greedy through transformers' own generate()
+    assert isinstance(plain.generator, CausalLMGenerator) and plain.generator.fast is None
+    assert plain.generate(questions) == one_by_one
+    assert [plain.generate([q])[0] for q in questions] == one_by_one
+
+
+def test_candidates_carry_the_models_log_probability_when_asked(trained: dict[str, Any]) -> None:
+    gen = trained["predictor"].generator
+    assert isinstance(gen, SqlGenerator)
+    q = ["List the name of all head.", "How many department are there?"]
+    assert all(c.score is None for cands in gen.generate(q, 3, "beam") for c in cands)
+    beams = gen.generate(q, 3, "beam", with_scores=True)
+    greedy = gen.generate(q, with_scores=True)
+    for cands, best in zip(beams, greedy):
+        scores = [c.score for c in cands]
+        assert all(s is not None and s < 0 for s in scores)
+        assert best[0].sql == cands[0].sql and best[0].score == pytest.approx(scores[0], abs=1e-4)
+    # the score is log P(SQL + EOS | prompt): one forward pass over the whole answer gives the same number
+    ids = gen.encode(q[0])
+    answer = gen.tokenizer(" " + greedy[0][0].sql, add_special_tokens=False)["input_ids"] + [gen.eos_id]
     with torch.inference_mode():
-        prompts = [p._prompt_ids(q) for q in questions]
-        reference = p._generate_batch(prompts, 1, "greedy", 160, 1.0, 1.0)  # transformers' own generate()
-    texts = [p.tokenizer.decode(r[0], skip_special_tokens=True).strip() for r in reference]
-    assert [c[0] for c in one_by_one] == texts
+        logp = torch.log_softmax(gen.model(input_ids=torch.tensor([ids + answer])).logits[0].float(), -1)
+    expected = sum(float(logp[len(ids) - 1 + i, t]) for i, t in enumerate(answer))
+    assert greedy[0][0].score == pytest.approx(expected, abs=1e-3)
 
 
 def test_beam_and_sample_give_distinct_candidates(trained: dict[str, Any]) -> None:

@@ -10,16 +10,15 @@ import pytest
 
 from sqldistill.db import connect
 from sqldistill.errors import ModelError
-from sqldistill.train.predict import select_by_execution
-from sqldistill.train.retrieval import (
+from sqldistill.infer.retrieval import (
     HashingEncoder,
     RetrievalIndex,
     build_index,
     fill_values,
     mask_question,
     minilm_available,
-    vote_weights,
 )
+from sqldistill.infer.select import select_by_execution, vote_weights
 
 VALUES = {"singer.country": ["France", "Netherlands", "United States"], "singer.name": ["Joe Sharp", "Rose White"]}
 
@@ -124,7 +123,7 @@ def test_vote_weights_favour_the_shape_the_question_asks_for() -> None:
 
 @pytest.mark.skipif(not minilm_available(), reason="the optional MiniLM package is not installed")
 def test_minilm_encoder_ranks_paraphrases_together() -> None:
-    from sqldistill.train.retrieval import MiniLMEncoder
+    from sqldistill.infer.retrieval import MiniLMEncoder
 
     enc = MiniLMEncoder()
     a, b, c = enc.encode(["How many singers do we have?", "Count the number of singers.", "List all stadiums."])
@@ -142,8 +141,8 @@ def test_guided_serving_uses_the_memory_to_answer_an_unseen_value(spider_dir: Pa
     execution-guided service picks that query."""
     import shutil
 
+    from sqldistill.infer.predictor import Predictor
     from sqldistill.serve.service import SqlService
-    from sqldistill.train.predict import Predictor
     from tests.test_serve_student import PAIRS, singer_copy, tiny_student
 
     where = tmp_path_factory.mktemp("guided")

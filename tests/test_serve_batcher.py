@@ -15,7 +15,7 @@ from tests.test_serve_student import PAIRS, tiny_student
 
 @pytest.fixture(scope="module")
 def predictor(spider_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from sqldistill.train.predict import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     return Predictor.load(tiny_student(spider_dir, tmp_path_factory))
 

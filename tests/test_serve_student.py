@@ -134,8 +134,8 @@ def student_dir(spider_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def test_tiny_student_is_built_fast_and_reproduces_its_pairs(student_dir: Path, spider_dir: Path) -> None:
     from sqldistill.db import connect
+    from sqldistill.infer.predictor import Predictor
     from sqldistill.models.modeldir import read_model_meta
-    from sqldistill.train.predict import Predictor
 
     built_s = _BUILD_SECONDS.get(str(spider_dir), 0.0)
     meta = read_model_meta(student_dir)

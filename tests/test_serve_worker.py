@@ -20,7 +20,7 @@ def student(spider_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_worker_answers_like_the_predictor_and_reports_its_steps(student: Path) -> None:
-    from sqldistill.train.predict import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     predictor = Predictor.load(student)
     alone = {q: predictor.generate([q])[0] for q, _ in PAIRS}

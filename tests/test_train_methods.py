@@ -15,12 +15,12 @@ import torch
 
 from sqldistill.data.prompt import PromptFormat
 from sqldistill.errors import ConfigError, ModelError
+from sqldistill.infer.predictor import Predictor
 from sqldistill.jsonfiles import write_jsonl_atomic
 from sqldistill.models.causal import load_model, load_tokenizer, new_model, train_tokenizer
 from sqldistill.models.modeldir import read_model_meta, save_model_dir
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_kd, train_kid, train_sft, train_student
-from sqldistill.train.predict import Predictor
 from tests.test_train_data import TRAIN_DB, db_path_of, write_dataset
 
 torch.set_num_threads(1)

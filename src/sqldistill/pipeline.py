@@ -194,12 +194,12 @@ def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
 
 
 def _build_memory(state: RunState, m: ModelConfig, train_file: Path, out: Path, metrics: dict[str, Any]) -> None:
-    """The model's retrieval memory of the training pairs (see ``train.retrieval``), unless ``memory: none``."""
+    """The model's retrieval memory of the training pairs (see ``infer.retrieval``), unless ``memory: none``."""
     if m.memory == "none":
         return
     from sqldistill.db import connect
+    from sqldistill.infer.retrieval import build_index
     from sqldistill.records import Schema
-    from sqldistill.train.retrieval import build_index
 
     state.progress(f"building the retrieval memory ({m.memory})")
     schema = Schema.from_json(state.path("profile", "schema.json").read_text())
@@ -292,7 +292,7 @@ def _read_questions(path: Path, db_id: str) -> list[dict[str, Any]]:
 def evaluate_model(model_dir: Path, cfg: Config, sets: dict[str, list[dict[str, Any]]], out: Path) -> dict[str, Any]:
     """EX (and EM on SQLite) of one model on each question set, plus its size and per-question latency."""
     from sqldistill.db import connect
-    from sqldistill.train import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     out.mkdir(parents=True, exist_ok=True)
     predictor = Predictor.load(model_dir)

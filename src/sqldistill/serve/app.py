@@ -247,7 +247,7 @@ def create_app(service: SqlService, api_key: str | None = None) -> FastAPI:
         answer = Answer("", question, candidates[0] if candidates else "", candidates,
                         latency_ms=(time.perf_counter() - started) * 1000)
         resp = completion(service.info.name, service.info.fingerprint, question, candidates or [""],
-                          getattr(service.predictor, "tokenizer", None))
+                          getattr(service.predictor, "count_tokens", None))
         answer.request_id = resp.id
         service.record(answer, "/v1/chat/completions")
         if req.stream:

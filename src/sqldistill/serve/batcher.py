@@ -6,7 +6,7 @@ added). One worker thread owns the model; request threads only queue work and wa
 
 Two ways, chosen by what the model offers:
 
-- continuous (a ``Stream``, e.g. ``Predictor.stream()``): every question joins the running batch at the next
+- continuous (a ``ContinuousDecoder``, e.g. ``Predictor.stream()``): every question joins the running batch at the next
   decoding step and leaves, with its answer, at the step it finishes, so a short answer never waits for a long
   one and a new question never waits for a batch to end. Options the stream does not take (beam, sampling) are
   decoded between its steps as a batch of their own.
@@ -21,40 +21,12 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from sqldistill.infer.backend import ContinuousDecoder
 
 # (questions, options) -> one list of candidates per question
 GenerateFn = Callable[[list[str], dict[str, Any]], list[list[str]]]
-
-
-class Stream(Protocol):
-    """Continuous decoding: see ``sqldistill.train.predict.GreedyStream``."""
-
-    @property
-    def free(self) -> int: ...
-
-    @property
-    def running(self) -> int: ...
-
-    @property
-    def drafted(self) -> int:
-        """Tokens guessed ahead so far (0 for a stream that does not guess)."""
-        ...
-
-    @property
-    def accepted(self) -> int:
-        """Guessed tokens kept so far."""
-        ...
-
-    def accepts(self, options: dict[str, Any]) -> bool: ...
-
-    def busy(self) -> bool: ...
-
-    def add(self, question: str, options: dict[str, Any], tag: Any) -> None: ...
-
-    def step(self) -> list[tuple[Any, list[str]]]: ...
-
-    def reset(self) -> list[Any]: ...
 
 
 @dataclass
@@ -73,7 +45,7 @@ class Batcher:
 
     def __init__(self, generate: GenerateFn, max_batch: int = 16,
                  on_batch: Callable[[int, float], None] | None = None, linger_s: float = 0.0,
-                 stream: Stream | None = None, on_draft: Callable[[int, int], None] | None = None) -> None:
+                 stream: ContinuousDecoder | None = None, on_draft: Callable[[int, int], None] | None = None) -> None:
         self._generate = generate
         self._stream = stream
         self._jobs: dict[int, _Job] = {}  # stream tag -> job
@@ -203,7 +175,7 @@ class Batcher:
         for job in waiting + other + list(self._jobs.values()):
             job.future.cancel()
 
-    def _stream_step(self, stream: Stream) -> None:
+    def _stream_step(self, stream: ContinuousDecoder) -> None:
         started = time.perf_counter()
         drafted, accepted = stream.drafted, stream.accepted
         try:
@@ -230,4 +202,4 @@ class Batcher:
         self._thread.join(timeout=30)
 
 
-__all__ = ["Batcher", "GenerateFn", "Stream"]
+__all__ = ["Batcher", "GenerateFn"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -131,18 +131,20 @@ def decoding_options(req: ChatRequest) -> dict[str, Any]:
     return {"num_candidates": req.n, "mode": mode, "max_new_tokens": limit}
 
 
-def count_tokens(tokenizer: Any, text: str) -> int:
-    if tokenizer is None:
+def count_tokens(counter: Callable[[str], int] | None, text: str) -> int:
+    """Tokens of ``text`` by the model's own count, else words."""
+    if counter is None:
         return len(text.split())
     try:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return counter(text)
     except Exception:
         return len(text.split())
 
 
-def completion(model: str, fingerprint: str, question: str, candidates: list[str], tokenizer: Any) -> ChatResponse:
-    prompt_tokens = count_tokens(tokenizer, question)
-    completion_tokens = sum(count_tokens(tokenizer, c) for c in candidates)
+def completion(model: str, fingerprint: str, question: str, candidates: list[str],
+               counter: Callable[[str], int] | None) -> ChatResponse:
+    prompt_tokens = count_tokens(counter, question)
+    completion_tokens = sum(count_tokens(counter, c) for c in candidates)
     return ChatResponse(
         id="chatcmpl-" + uuid.uuid4().hex,
         created=int(time.time()),

@@ -55,7 +55,7 @@ def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, g
     try:
         from rich.console import Console
 
-        from sqldistill.train.predict import Predictor
+        from sqldistill.infer.predictor import Predictor
 
         with Console(stderr=True).status(f"loading {model_dir}"):
             predictor = Predictor.load(model_dir)

@@ -128,7 +128,7 @@ class SqlService:
             worker.on_draft = self._on_draft
             self.batcher = worker
         else:
-            stream = predictor.stream(max_batch, speculative) if continuous and hasattr(predictor, "stream") else None
+            stream = predictor.stream(max_batch, speculative) if continuous else None
             self.batcher = Batcher(self._generate_batch, max_batch=max_batch, on_batch=self._on_batch,
                                    linger_s=batch_wait_s, stream=stream, on_draft=self._on_draft)
         self.started = time.time()
@@ -149,7 +149,8 @@ class SqlService:
 
         meta = read_model_meta(model_dir)
         try:
-            from sqldistill.train.predict import SMALL_MODEL, Predictor
+            from sqldistill.infer.causal import SMALL_MODEL
+            from sqldistill.infer.predictor import Predictor
         except ImportError as err:
             raise ModelError(f"the predictor is unavailable ({err})", hint="Reinstall sqldistill") from None
         db = db_target if isinstance(db_target, Database) else connect(db_target)
@@ -171,7 +172,7 @@ class SqlService:
             schema=meta_schema(meta),
         )
         if model_process is None:
-            model_process = (getattr(predictor, "fast", None) is not None and predictor.device == "cpu"
+            model_process = (predictor.generator.streaming and predictor.device == "cpu"
                              and info.num_parameters < SMALL_MODEL and not kwargs.get("guided"))
         worker = None
         if model_process:

@@ -34,8 +34,8 @@ START_TIMEOUT_S = 300.0
 def _serve_pipe(model_dir: str, device: str | None, threads: int | None, max_batch: int, continuous: bool,
                 fast_decoder: bool | None, speculative: bool, conn: Any) -> None:
     """The worker process: load the model, then answer jobs from ``conn`` until told to stop."""
+    from sqldistill.infer.predictor import Predictor
     from sqldistill.serve.batcher import Batcher
-    from sqldistill.train.predict import Predictor
 
     send_lock = threading.Lock()
 

@@ -1,4 +1,4 @@
-"""Student training (sft, kd, kid, gkd, dpo, recursive rounds) and decoding.
+"""Student training (sft, kd, kid, gkd, dpo, recursive rounds); decoding is ``sqldistill.infer``.
 
 Public API (flat keyword arguments; names are loaded lazily so importing this package stays cheap):
 
@@ -7,8 +7,7 @@ Public API (flat keyword arguments; names are loaded lazily so importing this pa
 - ``train_gkd(train_file, out_dir, *, teacher, ...)`` (TRL GKDTrainer);
 - ``build_dpo_pairs(train_file, out_file, *, weak_model, db)`` and ``train_dpo(pairs_file, out_dir, *, model)``;
 - ``train_rounds(train_file, out_dir, *, unlabelled_file, db, rounds=2, ...)``;
-- ``Predictor.load(model_dir)`` -> ``.generate(...)`` / ``.predict(...)`` (see ``predict``);
-- model directories: ``save_model_dir``, ``read_model_meta`` (see ``modeldir`` for the contract);
+- model directories: ``save_model_dir``, ``read_model_meta`` (see ``sqldistill.models.modeldir`` for the contract);
 - from-scratch models: ``SIZES``, ``new_model``, ``train_tokenizer``; any local model: ``load_model``.
 
 Every training call returns a ``TrainResult`` and leaves a complete model directory behind.
@@ -30,9 +29,6 @@ _EXPORTS = {
     "train_dpo": "dpo",
     "train_rounds": "rounds",
     "execution_accuracy": "rounds",
-    "Predictor": "predict",
-    "Prediction": "predict",
-    "select_by_execution": "predict",
     "save_model_dir": "sqldistill.models.modeldir",
     "read_model_meta": "sqldistill.models.modeldir",
     "SIZES": "sqldistill.models.sizes",

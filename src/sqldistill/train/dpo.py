@@ -51,7 +51,7 @@ def build_dpo_pairs(
 ) -> dict[str, int]:
     """Write preference pairs for the records of ``train_file`` to ``out_file``; returns counts."""
     from sqldistill.db import connect
-    from sqldistill.train.predict import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     records = tdata.read_jsonl(train_file, ("prompt", "completion", "question", "sql"))
     weak = Predictor.load(weak_model)

@@ -1,7 +1,7 @@
 """Training entry points for sft, kd and kid, and the plumbing gkd, dpo and rounds share.
 
 Every entry point reads a JSONL file, prepares a student (a named from-scratch size or a local model), trains
-with ``DistillTrainer`` and writes a model directory (see ``modeldir``). Arguments are flat keywords; the same
+with ``DistillTrainer`` and writes a model directory (see ``models.modeldir``). Arguments are flat keywords; the same
 names are the keys of ``sqldistill train`` configs.
 
 Defaults, and why:

@@ -3,7 +3,7 @@
 Round 0 trains a student with sft on the labelled pairs. Each later round loads the previous student, writes
 SQL for the unlabelled questions with execution-guided decoding, and keeps a pseudo-label when it
 
-1. passes the critics of ``predict.candidate_problem`` (parses, is read-only, executes in time),
+1. passes the critics of ``infer.select.candidate_problem`` (parses, is read-only, executes in time),
 2. returns rows (an empty result teaches little and is often a wrong filter), and
 3. agrees with the teacher vote: when the question carries teacher SQL (``teacher_sql``: a string or a list,
    or ``sql``), the student's result must equal the majority result of those; without teacher SQL, at least
@@ -128,7 +128,7 @@ def train_rounds(
     Round k's model is written to ``out_dir/round_k``; the last round's model is also the model in ``out_dir``.
     """
     from sqldistill.db import connect
-    from sqldistill.train.predict import Predictor
+    from sqldistill.infer.predictor import Predictor
 
     if rounds < 1:
         raise ConfigError("rounds must be at least 1")

@@ -21,7 +21,6 @@ hashed into a fixed-size vector) needs nothing and is the fallback.
 from __future__ import annotations
 
 import json
-import math
 import re
 import zlib
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqldistill.errors import ModelError
-from sqldistill.sql.cues import cue_agreement
 from sqldistill.sql.grounding import contains_words, numbers_in, quoted_string, ungrounded_literals
 
 if TYPE_CHECKING:
@@ -318,78 +316,3 @@ def fill_values(sql: str, question: str, values: dict[str, list[str]]) -> str | 
             cmp.set("expression", exp.Literal.number(int(free[0]) if free[0] == int(free[0]) else free[0]))
             changed = True
     return tree.sql(dialect="sqlite") if changed else None
-
-
-def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str,
-                 tau: float = 0.1, ungrounded: float = 0.1, student_weight: float = 0.5,
-                 cue_weight: float = 1.0, schema: Schema | None = None, link_weight: float = 0.5,
-                 values: dict[str, list[str]] | None = None, value_weight: float = 2.0,
-                 table_weight: float = 0.75, role_weight: float = 0.5,
-                 order_weight: float = 0.5) -> list[tuple[str, float]]:
-    """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
-    the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that,
-    and every vote is multiplied by ``exp(cue_weight * cue_agreement)`` (``sql.cues``: does the query have the
-    shape the question's words ask for: an order, a count, a negation, one column or several, ...).
-
-    With the ``schema``, each candidate's repairs (``sql.edits``: the columns the question names, the sort it
-    says, and with the database's ``values`` a filter on a value it names, ...) join with their source's vote,
-    and every vote is multiplied by ``exp(link_weight * projection_agreement + value_weight * value_agreement
-    + table_weight * table_agreement + role_weight * role_agreement + order_weight * order_agreement)``:
-    returned columns the question names,
-    minus those it does not; values the question names that the query uses, minus those it leaves out; minus
-    the tables it names that the query does not read; which end of a relation stored twice over one table
-    (``Friend(student_id, friend_id)``) the query reads; whether it sorts by the column the question sorts by.
-
-    Defaults: cue, link, value and student weights are the best of a grid on the synthesizer's held-out
-    questions of the nine open-dev databases (bench/open_dev.py models, 715 questions), not on human questions;
-    the grid was flat there (the best dozen settings within 1 point). ``table_weight``, ``role_weight`` and
-    ``order_weight`` were set later on the same held-out questions (722, default-config models), each checked
-    not to lower selection on the human ones."""
-    out: list[tuple[str, float]] = []
-    for rank, sql in enumerate(student):
-        out.append((sql, student_weight / (1 + rank)))
-    if retrieved:
-        top = retrieved[0][1]
-        for sql, sim in retrieved:
-            out.append((sql, math.exp((sim - top) / tau)))
-    if schema is not None:
-        from sqldistill.sql.edits import projection_agreement, repairs
-
-        seen = {sql for sql, _ in out}
-        for sql, w in list(out):
-            for fixed in repairs(question, sql, schema, values):
-                if fixed not in seen:
-                    seen.add(fixed)
-                    out.append((fixed, w))
-    weighted = []
-    bare = question
-    if schema is not None:
-        from sqldistill.sql.edits import (
-            negated_values,
-            order_agreement,
-            question_values,
-            role_agreement,
-            table_agreement,
-            value_agreement,
-            without_names,
-        )
-
-        named = question_values(question, schema, values)
-        negated = negated_values(question, named[0])
-        bare = without_names(question, schema)  # words that name a column are no cue ("number of products")
-    for sql, w in out:
-        w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
-        score = cue_weight * cue_agreement(bare, sql) if cue_weight else 0.0
-        if schema is not None:
-            if link_weight:
-                score += link_weight * projection_agreement(question, sql, schema)
-            if value_weight:
-                score += value_weight * value_agreement(sql, named, schema, values, negated)
-            if table_weight:
-                score += table_weight * table_agreement(bare, sql, schema)
-            if role_weight:
-                score += role_weight * role_agreement(question, sql, schema)
-            if order_weight:
-                score += order_weight * order_agreement(question, sql, schema)
-        weighted.append((sql, w * math.exp(score)))
-    return weighted
