@@ -8,19 +8,19 @@ every finished stage, redoes an interrupted one from scratch, and redoes everyth
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqldistill.config import Config, ModelConfig
 from sqldistill.data.manifest import RunDir, StageResult
 from sqldistill.errors import ConfigError, ModelError
-from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
+from sqldistill.jsonfiles import write_json_atomic
+
+if TYPE_CHECKING:
+    from sqldistill.train.methods import TrainResult
 
 
 @dataclass
@@ -82,9 +82,9 @@ def _train_options(m: ModelConfig, state: RunState) -> dict[str, Any]:
                 schema=str(state.path("profile", "schema.json")))
 
 
-def _train_result_metrics(result: Any) -> dict[str, Any]:
+def _train_result_metrics(result: TrainResult) -> dict[str, Any]:
     return {
-        "processes": getattr(result, "processes", 1),
+        "processes": result.processes,
         "params": result.num_parameters,
         "trainable": result.trainable_parameters,
         "steps": result.steps,
@@ -92,46 +92,6 @@ def _train_result_metrics(result: Any) -> dict[str, Any]:
         "final_loss": result.final_loss,
         "loss": [[r["step"], r["loss"]] for r in result.losses if "loss" in r],
     }
-
-
-def _launched(method: str, train_file: Path, out: Path, m: ModelConfig, options: dict[str, Any]) -> Any:
-    """Train sft/kd/kid in ``m.processes`` processes through ``accelerate launch -m sqldistill train``; the
-    result read back from the model directory it wrote."""
-    import socket
-    import subprocess
-    import sys
-    from types import SimpleNamespace
-
-    import yaml
-
-    from sqldistill.models.modeldir import read_model_meta
-
-    spec = {"method": method, "train_file": str(train_file), "out_dir": str(out), "model": m.model,
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}}
-    cfg_file = out.parent / f"{out.name}.train.yaml"
-    cfg_file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(m.processes),
-           "--num_machines", "1", "--dynamo_backend", "no", "--main_process_port", str(port)]
-    if m.processes > 1:
-        cmd.append("--multi_gpu")
-    cmd += ["-m", "sqldistill", "train", str(cfg_file)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-        why = next((ln for ln in reversed(lines) if ln.startswith("error:")), lines[-1] if lines else "no output")
-        raise ModelError(f"training in {m.processes} processes failed: {why.removeprefix('error: ')}",
-                            hint="Check `accelerate config` and the devices; processes: 1 trains in-process")
-    meta = read_model_meta(out)
-    tr = meta.get("training", {})
-    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines() if line.strip()] \
-        if (out / "train_log.jsonl").is_file() else []
-    return SimpleNamespace(num_parameters=meta.get("num_parameters"), trainable_parameters=tr.get("trainable_parameters"),
-                           steps=tr.get("steps", 0), train_seconds=tr.get("train_seconds", 0.0),
-                           final_loss=log[-1]["loss"] if log and "loss" in log[-1] else None,
-                           losses=log, processes=tr.get("processes"))
 
 
 def stage_teacher(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
@@ -142,7 +102,9 @@ def stage_teacher(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     train_file = state.path("synth", "train.jsonl")
     options = {**_train_options(m, state), "curriculum": m.curriculum}
     if m.processes > 1:
-        result = _launched("sft", train_file, work / "model", m, options)
+        from sqldistill.train.launch import train_in_processes
+
+        result = train_in_processes("sft", train_file, work / "model", {"model": m.model, **options}, m.processes)
     else:
         result = train_sft(train_file, work / "model", model=m.model, **options)
     metrics.update(_train_result_metrics(result))
@@ -164,7 +126,9 @@ def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
         kw = dict(teacher=teacher, divergence=m.divergence, temperature=m.temperature, ce_weight=m.ce_weight,
                   mask_ratio=m.mask_ratio, curriculum=m.curriculum, **options)
         if m.processes > 1:
-            result = _launched(m.method, train_file, out, m, kw)
+            from sqldistill.train.launch import train_in_processes
+
+            result = train_in_processes(m.method, train_file, out, {"model": m.model, **kw}, m.processes)
         else:
             result = train.train_student(m.method, train_file, out, model=m.model, **kw)
     elif m.method == "gkd":
@@ -225,21 +189,28 @@ def _unlabelled_questions(state: RunState, out: Path) -> None:
 
 
 def stage_evaluate(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
+    from sqldistill.eval.model_eval import evaluate_model, read_questions
+
     models = {"student": state.path("student", "model")}
     if "teacher" in state.results:
         models = {"teacher": state.path("teacher", "model"), **models}
     sets: dict[str, list[dict[str, Any]]] = {"valid": _read_jsonl(state.path("synth", "valid.jsonl"))}
     if state.cfg.eval.questions is not None:
-        sets["human"] = _read_questions(state.cfg.eval.questions, state.results["profile"].metrics["db_id"])
+        sets["human"] = read_questions(state.cfg.eval.questions, state.results["profile"].metrics["db_id"])
+    ev = state.cfg.eval
     for name, model_dir in models.items():
         state.progress(f"evaluating the {name}")
-        metrics[name] = evaluate_model(model_dir, state.cfg, sets, work / name)
+        metrics[name] = evaluate_model(model_dir, state.cfg.database, sets, work / name,
+                                       execution_guided=ev.execution_guided, num_candidates=ev.num_candidates,
+                                       memory_k=ev.memory_k, timeout_s=ev.timeout_s, workers=ev.workers,
+                                       latency_questions=ev.latency_questions)
 
 
 def stage_report(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     from sqldistill.eval.html_report import render_report
+    from sqldistill.eval.report import collect_metrics
 
-    doc = collect_metrics(state)
+    doc = collect_metrics(state.cfg.database, state.results)
     write_json_atomic(work / "metrics.json", doc)
     (work / "report.html").write_text(render_report(doc))
     metrics["summary"] = doc.get("eval", {})
@@ -255,7 +226,7 @@ STAGES: tuple[tuple[str, Callable[[RunState, Path, dict[str, Any]], None], tuple
 )
 
 
-# ---------------------------------------------------------------- evaluation helpers
+# ---------------------------------------------------------------- helpers
 
 
 def _count_lines(path: Path) -> int:
@@ -276,142 +247,7 @@ def _plain(value: Any) -> Any:
         return json.loads(json.dumps(value, default=lambda o: getattr(o, "__dict__", str(o))))
 
 
-def _read_questions(path: Path, db_id: str) -> list[dict[str, Any]]:
-    from sqldistill.eval import load_gold
-
-    golds = [g for g in load_gold(path) if g.db_id in (db_id, "")]
-    if not golds:
-        raise ConfigError(f"eval.questions: {path} has no questions for the database {db_id!r}",
-                          hint="Use a Spider-format file whose db_id matches the database's name")
-    if any(not g.question for g in golds):
-        raise ConfigError(f"eval.questions: {path} has examples without a question",
-                          hint="Use a Spider dev.json-style file with question and query fields")
-    return [{"question": g.question, "sql": g.sql} for g in golds]
-
-
-def evaluate_model(model_dir: Path, cfg: Config, sets: dict[str, list[dict[str, Any]]], out: Path) -> dict[str, Any]:
-    """EX (and EM on SQLite) of one model on each question set, plus its size and per-question latency."""
-    from sqldistill.db import connect
-    from sqldistill.infer.predictor import Predictor
-
-    out.mkdir(parents=True, exist_ok=True)
-    predictor = Predictor.load(model_dir)
-    result: dict[str, Any] = {"params": predictor.num_parameters, "total_params": predictor.total_parameters}
-    with connect(cfg.database) as db:
-        for name, examples in sets.items():
-            preds, latencies = [], []
-            for ex in examples:
-                started = time.perf_counter()
-                p = predictor.predict(ex["question"], db=db, execution_guided=cfg.eval.execution_guided,
-                                      num_candidates=cfg.eval.num_candidates, memory_k=cfg.eval.memory_k)
-                latencies.append((time.perf_counter() - started) * 1000)
-                preds.append(p.sql)
-            (out / f"{name}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
-            scores = score_predictions(cfg, db, examples, preds, out / f"{name}.examples.jsonl")
-            result[name] = {**scores, "latency_ms_p50": statistics.median(latencies) if latencies else None}
-        timed = [e["question"] for e in (sets.get("human") or sets["valid"])][: cfg.eval.latency_questions]
-        lat = []
-        for q in timed:
-            started = time.perf_counter()
-            predictor.predict(q)
-            lat.append((time.perf_counter() - started) * 1000)
-        result["latency_ms_p50"] = statistics.median(lat) if lat else None
-    return result
-
-
-def score_predictions(cfg: Config, db: Any, examples: list[dict[str, Any]], preds: list[str],
-                      per_example: Path) -> dict[str, Any]:
-    """EX per hardness with the official semantics; on SQLite through ``sqldistill.eval``, else plain EX."""
-    if db.dialect == "sqlite":
-        from sqldistill.eval import evaluate
-        from sqldistill.eval.loaders import GoldExample
-
-        link_dir = per_example.parent / "db"
-        link_dir.mkdir(exist_ok=True)
-        link = link_dir / f"{db.db_id}.sqlite"
-        if not link.exists():
-            os.symlink(Path(db.target.location).resolve(), link)
-        golds = [GoldExample(sql=e["sql"], db_id=db.db_id, question=e["question"]) for e in examples]
-        report = evaluate(golds, preds, link_dir, etype="all", workers=cfg.eval.workers or None,
-                          timeout_s=cfg.eval.timeout_s, cache_dir=False)
-        report.write_jsonl(per_example)
-        scores = report.to_dict()["scores"]
-        return {
-            "ex": {lv: s.get("exec") for lv, s in scores.items() if s.get("count")},
-            "em": {lv: s.get("exact") for lv, s in scores.items() if s.get("count")},
-            "count": {lv: s.get("count") for lv, s in scores.items() if s.get("count")},
-        }
-    from sqldistill.spider.execution import execution_verdicts
-
-    verdicts = execution_verdicts(db, [(ex["sql"], pred) for ex, pred in zip(examples, preds)], cfg.eval.timeout_s)
-    write_jsonl_atomic(per_example, ({"index": i, "exec": v.exec, "error": v.error,
-                                      **({"gold_error": v.gold_error} if v.gold_error else {})}
-                                     for i, v in enumerate(verdicts)))
-    hits = sum(v.exec for v in verdicts)
-    return {"ex": {"all": hits / max(len(examples), 1)}, "count": {"all": len(examples)}}
-
-
 # ---------------------------------------------------------------- the run
-
-
-def collect_metrics(state: RunState) -> dict[str, Any]:
-    prof = state.results["profile"].metrics
-    synth = state.results["synth"].metrics
-    stats = synth.get("stats", {})
-    doc: dict[str, Any] = {
-        "database": _display(state.cfg.database),
-        "db_id": prof.get("db_id"),
-        "fingerprint": prof.get("fingerprint"),
-        "seconds": sum(r.manifest.get("seconds", 0) for r in state.results.values()),
-        "stages": {n: r.manifest.get("seconds") for n, r in state.results.items()},
-        "data": {
-            "train": synth.get("train"),
-            "valid": synth.get("valid"),
-            "funnel": funnel_from_stats(stats),
-            "hardness": _hardness_mix(stats),
-            "sources": stats.get("sources", {}),
-        },
-        "training": {},
-        "models": {},
-        "eval": {},
-    }
-    for name in ("teacher", "student"):
-        if name in state.results:
-            tr = state.results[name].metrics
-            doc["training"][name] = {k: tr.get(k) for k in ("loss", "steps", "seconds", "final_loss")}
-            doc["models"][name] = {"params": tr.get("params")}
-            if tr.get("rounds"):
-                doc["rounds"] = [{"round": r.get("round", i), "ex": r.get("ex", r.get("ex_greedy", 0.0))}
-                                 for i, r in enumerate(tr["rounds"])]
-    ev = state.results["evaluate"].metrics if "evaluate" in state.results else {}
-    for name, res in ev.items():
-        main = res.get("human") or res.get("valid") or {}
-        doc["eval"][name] = {"ex": main.get("ex", {}), "em": main.get("em", {}), "count": main.get("count", {}),
-                             "ex_valid": (res.get("valid") or {}).get("ex", {}).get("all"),
-                             "ex_human": (res.get("human") or {}).get("ex", {}).get("all")}
-        doc["models"].setdefault(name, {})["latency_ms_p50"] = res.get("latency_ms_p50")
-        doc["models"][name]["params"] = res.get("params") or doc["models"][name].get("params")
-    return doc
-
-
-def funnel_from_stats(stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """(critic, dropped, kept-after) rows in critic order, from synthesize()'s stats."""
-    critics = stats.get("critics", {})
-    rows = []
-    remaining = stats.get("candidates")
-    for name, c in critics.items() if isinstance(critics, dict) else []:
-        checked = c.get("checked", remaining or 0)
-        dropped = c.get("dropped", 0)
-        remaining = checked - dropped
-        rows.append({"critic": name, "checked": checked, "dropped": dropped, "kept": remaining})
-    return rows
-
-
-def _hardness_mix(stats: dict[str, Any]) -> dict[str, int]:
-    mix = stats.get("hardness") or {}
-    if isinstance(mix, dict):
-        return {k: (v.get("kept", v) if isinstance(v, dict) else v) for k, v in mix.items()}
-    return {}
 
 
 def stage_plan(cfg: Config) -> list[tuple[str, Callable[[RunState, Path, dict[str, Any]], None], str]]:
@@ -455,15 +291,6 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
         if only == name:
             break
     return state
-
-
-def _display(target: str) -> str:
-    from sqldistill.db.targets import parse_target
-
-    try:
-        return parse_target(target).display
-    except Exception:
-        return target
 
 
 def _is_named(spec: str) -> bool:

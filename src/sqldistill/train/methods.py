@@ -57,6 +57,7 @@ class TrainResult:
     num_parameters: int
     trainable_parameters: int
     extra: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1  # training processes (one per device) that took part
 
     @property
     def final_loss(self) -> float | None:
@@ -236,7 +237,8 @@ def finish(
         if logs.is_dir() and not any(logs.rglob("events.out.tfevents*")):
             shutil.rmtree(logs, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
-    return TrainResult(out_dir, method, trainer.state.global_step, list(log.records), seconds, n_params, n_train)
+    return TrainResult(out_dir, method, trainer.state.global_step, list(log.records), seconds, n_params, n_train,
+                       processes=trainer.accelerator.num_processes)
 
 
 def train_student(
