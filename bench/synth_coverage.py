@@ -28,7 +28,7 @@ from typing import Any
 from sqldistill.errors import EmptyDatabase
 from sqldistill.spider.parser import schema_from_sqlite
 from sqldistill.sql.skeleton import NORMALISATION, skeleton
-from sqldistill.synth import synthesize
+from sqldistill.synth import SynthOptions, synthesize
 from sqldistill.synth.sampler import hardness_for
 
 LEVELS = ("easy", "medium", "hard", "extra")
@@ -87,7 +87,7 @@ def main() -> int:
         stats: dict[str, Any] = {"kept": 0, "elapsed_s": 0.0}
         with tempfile.TemporaryDirectory() as out:
             try:
-                stats = synthesize(path, out, n=args.n, seed=args.seed, progress=False)
+                stats = synthesize(path, out, SynthOptions(n=args.n, seed=args.seed, progress=False))
             except EmptyDatabase:
                 pass  # nothing to ask about: its questions count as not covered
             else:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqldistill.synth import synthesize
+from sqldistill.synth import SynthOptions, synthesize
 
 DEFAULT_DBS = "singer,college_2,formula_1"
 
@@ -46,7 +46,7 @@ def main() -> int:
         tables, rows = _size(path)
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
-            stats = synthesize(path, out, n=args.n, seed=args.seed, progress=False)
+            stats = synthesize(path, out, SynthOptions(n=args.n, seed=args.seed, progress=False))
             seconds = time.perf_counter() - started
         candidates = sum(s["candidates"] for s in stats["sources"].values())
         print(f"{db_id:20} {tables:6d} {rows:9d} {stats['kept']:6d} {candidates:10d} {seconds:8.1f} "

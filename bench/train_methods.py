@@ -61,17 +61,18 @@ def score(model_dir: Path, items: list[tuple[str, str]], db_path: Path, db_dir: 
 
 
 def run_db(db_id: str, args: argparse.Namespace, out: Path, log: list[dict[str, Any]]) -> None:
-    from sqldistill.synth import synthesize
+    from sqldistill.synth import SynthOptions, synthesize
     from sqldistill.train import data as tdata
     from sqldistill.train.dpo import build_dpo_pairs, train_dpo
     from sqldistill.train.methods import train_kd, train_kid, train_sft
+    from sqldistill.train.options import DPOOptions
 
     spider = Path(args.spider)
     db_dir = spider / "database"
     db_path = db_dir / db_id / f"{db_id}.sqlite"
     data = out / db_id / "data"
     if not (data / "stats.json").is_file():
-        synthesize(db_path, data, n=args.n, seed=0, progress=False)
+        synthesize(db_path, data, SynthOptions(n=args.n, seed=0, progress=False))
     train, valid = data / "train.jsonl", data / "valid.jsonl"
     human = [(q["question"], q["query"]) for q in human_questions(spider, db_id)]
     held_out = [(r["question"], r["sql"]) for r in tdata.read_jsonl(valid)][: args.max_synthetic]
@@ -103,8 +104,9 @@ def run_db(db_id: str, args: argparse.Namespace, out: Path, log: list[dict[str, 
                 pairs = out / db_id / f"pairs-s{seed}.jsonl"
                 stats = build_dpo_pairs(train, pairs, weak_model=sft_dir, db=str(db_path), num_candidates=4,
                                         mode="sample", seed=seed, max_new_tokens=args.max_new_tokens)
-                train_dpo(pairs, model_dir, model=sft_dir, epochs=args.dpo_epochs, seed=seed,
-                          batch_size=args.batch_size, progress=False, num_threads=args.threads, logging_steps=50)
+                train_dpo(pairs, model_dir, DPOOptions(model=sft_dir, epochs=args.dpo_epochs, seed=seed,
+                                                       batch_size=args.batch_size, progress=False,
+                                                       num_threads=args.threads, logging_steps=50))
             else:
                 raise SystemExit(f"unknown method {method}")
             row = {"db": db_id, "method": method, "seed": seed, "train_s": round(time.perf_counter() - started, 1),

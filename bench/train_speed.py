@@ -128,6 +128,7 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
     from sqldistill.models.causal import count_parameters
     from sqldistill.train import data as tdata
     from sqldistill.train.methods import quiet, quiet_libraries, training_arguments
+    from sqldistill.train.options import GKDOptions, TrainOptions
 
     cuda = torch.cuda.is_available()
     bf16 = bool(cfg["bf16"] and cuda)
@@ -149,13 +150,13 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             clock.end(state.global_step - 1)
 
-    common = dict(epochs=1.0, max_steps=steps + warmup, batch_size=cfg["batch"], grad_accum=1, lr=1e-4, warmup=0.0,
-                  weight_decay=0.0, bf16=bf16, curriculum=True, seed=0, report_to="none", logging_steps=10**6)
+    common: dict[str, Any] = dict(epochs=1.0, max_steps=steps + warmup, batch_size=cfg["batch"], warmup=0.0,
+                                  weight_decay=0.0, bf16=bf16, seed=0, logging_steps=10**6)
     with quiet_libraries():
         if method in ("sft", "kd", "kid"):
             from sqldistill.train.trainer import DistillTrainer
 
-            args = training_arguments(out, **common)
+            args = training_arguments(out, TrainOptions(**common), lr=1e-4, curriculum=True)
             trainer: Any = DistillTrainer(model=student, args=args, train_dataset=examples, processing_class=tok,
                                           data_collator=tdata.PadCollator(tok.pad_token_id), callbacks=[Clock()],
                                           method=method, teacher=teacher, divergence="rkl" if method == "kid" else "fkl",
@@ -163,8 +164,10 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
         elif method.startswith("gkd"):
             from sqldistill.train.gkd import gkd_config, gkd_trainer
 
-            args = gkd_config(out, lmbda=1.0 if method == "gkd-onpolicy" else 0.0, beta=0.5, temperature=1.0,
-                              max_new_tokens=c_len, seq_kd=False, max_length=p_len + c_len + 1, **common)
+            options = GKDOptions(teacher="(in memory)", lmbda=1.0 if method == "gkd-onpolicy" else 0.0, beta=0.5,
+                                 temperature=1.0, max_new_tokens=c_len, seq_kd=False, max_length=p_len + c_len + 1,
+                                 curriculum=True, **common)
+            args = gkd_config(out, options, lr=1e-4)
             trainer = gkd_trainer(student, teacher, tok, examples, args, [Clock()])
         else:
             from datasets import Dataset
@@ -175,7 +178,8 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
 
             rows = [{"prompt": words(r[:p_len]), "chosen": " " + words(r[p_len:]),
                      "rejected": " " + words(r[p_len:][::-1])} for r in ids]
-            args = training_arguments(out, config_class=DPOConfig, beta=0.1, max_length=p_len + c_len + 1, **common)
+            args = training_arguments(out, TrainOptions(**common), lr=1e-4, curriculum=True, config_class=DPOConfig,
+                                      beta=0.1, max_length=p_len + c_len + 1)
             reference = copy.deepcopy(student)  # a random-init model has no path TRL could reload it from
             trainer = DPOTrainer(model=student, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows),
                                  processing_class=tok, callbacks=[Clock()])

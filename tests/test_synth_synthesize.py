@@ -17,7 +17,7 @@ from sqldistill.data.dataset import REJECTS_FILE, STATS_FILE, TRAIN_FILE, VALID_
 from sqldistill.errors import ConfigError
 from sqldistill.sql.grounding import with_digits
 from sqldistill.sql.skeleton import normalise
-from sqldistill.synth import DEFAULT_MIX, synthesize
+from sqldistill.synth import DEFAULT_MIX, SynthOptions, synthesize
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -28,7 +28,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def run(tmp_path_factory: pytest.TempPathFactory, spider_dir: Path) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("synth")
     db = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
-    stats = synthesize(db, out, n=300, seed=7, progress=False)
+    stats = synthesize(db, out, SynthOptions(n=300, seed=7, progress=False))
     return out, stats
 
 
@@ -84,10 +84,10 @@ def test_stats_count_every_critic_source_and_level(run: tuple[Path, dict[str, An
 def test_same_seed_byte_identical(run: tuple[Path, dict[str, Any]], spider_dir: Path, tmp_path: Path) -> None:
     out, _ = run
     db = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
-    synthesize(db, tmp_path / "again", n=300, seed=7, progress=False)
+    synthesize(db, tmp_path / "again", SynthOptions(n=300, seed=7, progress=False))
     for name in (TRAIN_FILE, VALID_FILE, REJECTS_FILE):
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
-    synthesize(db, tmp_path / "other", n=300, seed=8, progress=False)
+    synthesize(db, tmp_path / "other", SynthOptions(n=300, seed=8, progress=False))
     assert (tmp_path / "other" / TRAIN_FILE).read_bytes() != (out / TRAIN_FILE).read_bytes()
 
 
@@ -101,7 +101,8 @@ def test_query_log_and_feedback_sources(spider_dir: Path, tmp_sqlite_copy, tmp_p
                                     "sql": "SELECT Fname FROM Student WHERE Age > 20", "source": "feedback"}) + "\n"
                         + json.dumps({"question": "a question for another database", "db_id": "singer",
                                       "sql": "SELECT 1"}) + "\n")
-    stats = synthesize(db, tmp_path / "out", n=120, seed=1, log=log, feedback=feedback, progress=False)
+    stats = synthesize(db, tmp_path / "out",
+                       SynthOptions(n=120, seed=1, log=log, feedback=feedback, progress=False))
     assert stats["sources"]["feedback"] == {"candidates": 1, "kept": 1, "hardness": {"easy": 1}}
     assert 0 < stats["sources"]["log"]["kept"] <= 36  # at most 30 % of n from the log
     rows = _lines(tmp_path / "out" / TRAIN_FILE) + _lines(tmp_path / "out" / VALID_FILE)
@@ -112,9 +113,9 @@ def test_query_log_and_feedback_sources(spider_dir: Path, tmp_sqlite_copy, tmp_p
 def test_bad_input_is_one_clear_error(tmp_path: Path, spider_dir: Path) -> None:
     db = spider_dir / "database" / "singer" / "singer.sqlite"
     with pytest.raises(ConfigError, match="need a teacher"):
-        synthesize(db, tmp_path, n=10, vote=3, progress=False)
+        synthesize(db, tmp_path, SynthOptions(n=10, vote=3, progress=False))
     with pytest.raises(ConfigError, match="n must be at least 1"):
-        synthesize(db, tmp_path, n=0, progress=False)
+        synthesize(db, tmp_path, SynthOptions(n=0, progress=False))
 
 
 def test_cli_runner(spider_dir: Path, tmp_path: Path) -> None:
@@ -154,8 +155,8 @@ def test_identical_across_processes_and_hash_seeds(spider_dir: Path, tmp_path: P
     import os
 
     db = spider_dir / "database" / "student_transcripts_tracking" / "student_transcripts_tracking.sqlite"
-    code = ("import sys; from sqldistill.synth import DEFAULT_MIX, synthesize; "
-            "synthesize(sys.argv[1], sys.argv[2], n=150, seed=4, progress=False)")
+    code = ("import sys; from sqldistill.synth import DEFAULT_MIX, SynthOptions, synthesize; "
+            "synthesize(sys.argv[1], sys.argv[2], SynthOptions(n=150, seed=4, progress=False))")
     for name, hash_seed in (("a", "1"), ("b", "2")):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         done = subprocess.run([sys.executable, "-c", code, str(db), str(tmp_path / name)], env=env,
@@ -176,7 +177,7 @@ def test_database_without_rows(tmp_path: Path) -> None:
     con.commit()
     con.close()
     with pytest.raises(EmptyDatabase, match="no rows to ask questions about"):
-        synthesize(path, tmp_path / "out", n=10, progress=False)
+        synthesize(path, tmp_path / "out", SynthOptions(n=10, progress=False))
     assert not (tmp_path / "out").exists()
 
 
@@ -192,7 +193,7 @@ def test_duckdb_target_with_inferred_join_keys(tmp_path: Path) -> None:
     for j in range(30):
         con.execute("INSERT INTO orders VALUES (?, ?, ?, ?)", [j + 1, j % 5 + 1, 10.0 + j, ["new", "paid"][j % 2]])
     con.close()
-    stats = synthesize(path, tmp_path / "out", n=120, seed=0, progress=False)
+    stats = synthesize(path, tmp_path / "out", SynthOptions(n=120, seed=0, progress=False))
     rows = _lines(tmp_path / "out" / TRAIN_FILE) + _lines(tmp_path / "out" / VALID_FILE)
     assert stats["kept"] == 120 and rows[0]["db_id"] == "shop"
     joins = [r["sql"] for r in rows if " JOIN " in r["sql"]]

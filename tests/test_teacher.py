@@ -168,15 +168,15 @@ def test_teacher_vote_keeps_what_the_majority_reproduces(server: TeacherServer, 
 
 def test_synthesize_with_teacher_end_to_end_and_cached_rerun(server: TeacherServer, key: str, tmp_path: Path,
                                                              tmp_sqlite_copy) -> None:  # type: ignore[no-untyped-def]
-    from sqldistill.synth import synthesize
+    from sqldistill.synth import SynthOptions, synthesize
 
     path = tmp_sqlite_copy("singer")
     runs = []
     for name in ("a", "b"):
         teacher = _teacher(server, key, tmp_path)  # same cache folder both times
         before = server.requests
-        stats = synthesize(path, tmp_path / name, n=40, seed=3, teacher=teacher, teacher_pairs=4, paraphrases=0.2,
-                           progress=False)
+        stats = synthesize(path, tmp_path / name, SynthOptions(n=40, seed=3, teacher=teacher, teacher_pairs=4,
+                                                               paraphrases=0.2, progress=False))
         runs.append((stats, server.requests - before, teacher.usage))
     (first, sent_first, usage_first), (_, sent_second, usage_second) = runs
     assert sent_first > 0 and usage_first.requests == sent_first

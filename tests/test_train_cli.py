@@ -53,6 +53,7 @@ def test_config_plus_flags_trains_a_model(data: Path, tmp_path: Path) -> None:
         ({"method": "sft", "train_file": "t"}, "'out_dir' is required"),
         ({"method": "dpo", "out_dir": "x"}, "dpo needs pairs_file"),
         ({"method": "rounds", "out_dir": "x", "train_file": "t"}, "rounds needs unlabelled_file and db"),
+        ({"method": "dpo", "out_dir": "x", "pairs_file": "p"}, "dpo needs the model to start from"),
     ],
 )
 def test_bad_configs_get_one_line(tmp_path: Path, config: dict[str, object], message: str) -> None:
@@ -99,3 +100,19 @@ def test_dpo_builds_its_pairs_from_a_weak_model(data: Path, tmp_path: Path, spid
     assert "preference pairs:" in out and "dpo: 2 steps" in out
     assert (tmp_path / "dpo" / "pairs.jsonl").read_text().count("\n") > 10
     assert read_model_meta(tmp_path / "dpo")["method"] == "dpo"
+
+
+def test_a_launched_runs_config_reads_back_as_the_same_options(tmp_path: Path) -> None:
+    """Training in several processes hands its options to ``sqldistill train`` through a config file."""
+    from sqldistill.train.commands import read_config, resolve
+    from sqldistill.train.launch import launch_config
+    from sqldistill.train.options import KDOptions
+
+    options = KDOptions(model="1m", teacher=tmp_path / "teacher", divergence="jsd", curriculum=True, lr=1e-3,
+                        schema=str(tmp_path / "schema.json"), progress=False)
+    cfg_file = launch_config("kd", tmp_path / "train.jsonl", tmp_path / "student", options)
+    assert cfg_file == tmp_path / "student.train.yaml"
+    method, read = resolve(read_config(cfg_file))
+    assert method == "kd" and read.pop("train_file") == str(tmp_path / "train.jsonl")
+    assert read.pop("out_dir") == str(tmp_path / "student")
+    assert KDOptions(**read) == KDOptions(**{**vars(options), "teacher": str(tmp_path / "teacher")})

@@ -21,6 +21,7 @@ from sqldistill.models.causal import load_model, load_tokenizer, new_model, trai
 from sqldistill.models.modeldir import read_model_meta, save_model_dir
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_kd, train_kid, train_sft, train_student
+from sqldistill.train.options import DPOOptions, GKDOptions, KDOptions, RoundsOptions, TrainOptions
 from tests.test_train_data import TRAIN_DB, db_path_of, write_dataset
 
 torch.set_num_threads(1)
@@ -92,9 +93,9 @@ def test_kid_imperfect_sequence_masks_only_completion_tokens(world: dict[str, An
 
     tok = load_tokenizer(world["init"])
     examples = tdata.tokenize_records(tok, tdata.read_jsonl(world["train"]), 256)
-    args = training_arguments(world["root"] / "kid-unit", epochs=1, max_steps=1, batch_size=8, grad_accum=1, lr=1e-3,
-                              warmup=0.0, weight_decay=0.0, bf16=False, curriculum=False, seed=0, report_to="none",
-                              logging_steps=1)
+    options = TrainOptions(epochs=1, max_steps=1, batch_size=8, warmup=0.0, weight_decay=0.0, bf16=False,
+                           logging_steps=1)
+    args = training_arguments(world["root"] / "kid-unit", options, lr=1e-3)
     model = load_model(world["init"])
     trainer = DistillTrainer(model=model, args=args, train_dataset=examples, processing_class=tok,
                              data_collator=tdata.PadCollator(tok.pad_token_id), method="kid",
@@ -122,7 +123,7 @@ def test_vocabulary_mismatch_fails_before_training(world: dict[str, Any]) -> Non
 
 def test_bad_options_are_config_errors(world: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="unknown divergence"):
-        train_student("kd", world["train"], world["root"] / "x", teacher=world["teacher"], divergence="kl9")
+        train_student("kd", world["train"], world["root"] / "x", KDOptions(teacher=world["teacher"], divergence="kl9"))
     with pytest.raises(ConfigError, match="needs a teacher"):
         train_student("kid", world["train"], world["root"] / "x")
     with pytest.raises(ConfigError, match="neither a named size"):
@@ -156,9 +157,9 @@ def test_gkd(world: dict[str, Any]) -> None:
     from sqldistill.train.gkd import train_gkd
 
     # On-policy distillation starts from a student that already writes SQL-like text, as it would in practice.
-    result = train_gkd(world["train"], world["root"] / "gkd", teacher=world["teacher"], model=world["warm"],
-                       max_steps=30, batch_size=16, logging_steps=3, max_new_tokens=24, lmbda=0.5, lr=5e-3,
-                       progress=False)
+    result = train_gkd(world["train"], world["root"] / "gkd", GKDOptions(
+        teacher=world["teacher"], model=world["warm"], max_steps=30, batch_size=16, logging_steps=3, max_new_tokens=24,
+        lmbda=0.5, lr=5e-3, progress=False))
     assert result.method == "gkd"
     assert_trained(result, world["warm"])
 
@@ -173,11 +174,11 @@ def test_dpo_pairs_and_training(world: dict[str, Any]) -> None:
     pairs = tdata.read_jsonl(pairs_file, ("prompt", "chosen", "rejected"))
     assert len(pairs) == stats["pairs"] > 10
     assert all(p["chosen"] != p["rejected"] and p["chosen"].startswith(" SELECT") for p in pairs)
-    plain = train_dpo(pairs_file, world["root"] / "dpo1", model=world["teacher"], loss_type="sigmoid", max_steps=1,
-                      batch_size=8, logging_steps=1, progress=False)
+    plain = train_dpo(pairs_file, world["root"] / "dpo1", DPOOptions(
+        model=world["teacher"], loss_type="sigmoid", max_steps=1, batch_size=8, logging_steps=1, progress=False))
     assert plain.losses[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # log 2: policy == reference at the start
-    result = train_dpo(pairs_file, world["root"] / "dpo", model=world["teacher"], max_steps=12, batch_size=8,
-                       logging_steps=3, lr=1e-4, progress=False)  # default loss: sigmoid + sft on the chosen SQL
+    result = train_dpo(pairs_file, world["root"] / "dpo", DPOOptions(  # default loss: sigmoid + sft on the chosen SQL
+        model=world["teacher"], max_steps=12, batch_size=8, logging_steps=3, lr=1e-4, progress=False))
     assert result.losses[-1]["rewards/margins"] > 0
     assert_trained(result, world["teacher"])
 
@@ -191,10 +192,10 @@ def test_rounds(world: dict[str, Any], tmp_path: Path) -> None:
                                                        for r in records[1::4]])
     write_jsonl_atomic(tmp_path / "eval.jsonl", records[3::8])
     (tmp_path / "schema.json").write_text(world["schema"].to_json())
-    result = train_rounds(tmp_path / "labelled.jsonl", world["root"] / "rounds", unlabelled_file=tmp_path /
-                          "unlabelled.jsonl", db=str(world["db"]), rounds=1, model=world["init"],
-                          eval_file=tmp_path / "eval.jsonl", max_steps=30, batch_size=16, logging_steps=5,
-                          num_candidates=2, progress=False)
+    result = train_rounds(tmp_path / "labelled.jsonl", world["root"] / "rounds", RoundsOptions(
+        unlabelled_file=tmp_path / "unlabelled.jsonl", db=str(world["db"]), rounds=1, model=world["init"],
+        eval_file=tmp_path / "eval.jsonl", max_steps=30, batch_size=16, logging_steps=5, num_candidates=2,
+        progress=False))
     history = read_rounds(result.model_dir)
     assert [h["round"] for h in history] == [0, 1]
     assert all(isinstance(h["eval_ex"], float) and 0.0 <= h["eval_ex"] <= 1.0 for h in history)

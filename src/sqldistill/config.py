@@ -1,6 +1,7 @@
 """The YAML config of a ``distill`` run: pydantic models, validated once at load, unknown keys rejected.
 
-Components never take these objects; the pipeline unpacks them into flat keyword arguments.
+Components never take these objects: the pipeline maps a model section to the training method's options
+(``pipeline.train_options``, the one place that does) and the rest to each stage's arguments.
 """
 
 from __future__ import annotations

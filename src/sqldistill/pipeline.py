@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqldistill.config import Config, ModelConfig
 from sqldistill.data.manifest import RunDir, StageResult
@@ -21,6 +21,9 @@ from sqldistill.jsonfiles import write_json_atomic
 
 if TYPE_CHECKING:
     from sqldistill.train.methods import TrainResult
+    from sqldistill.train.options import KDOptions, TrainOptions
+
+Opts = TypeVar("Opts", bound="TrainOptions")
 
 
 @dataclass
@@ -48,7 +51,7 @@ def stage_profile(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
 
 def stage_synth(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     from sqldistill.data.prompt import PromptFormat
-    from sqldistill.synth import synthesize
+    from sqldistill.synth.synthesis import SynthOptions, synthesize
 
     cfg = state.cfg
     teacher = None
@@ -63,11 +66,10 @@ def stage_synth(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
                                price_per_1k_input=t.price_per_1k_input, price_per_1k_output=t.price_per_1k_output)
         options.update(teacher_pairs=t.new_pairs, paraphrases=t.paraphrases, vote=t.vote)
     feedback = state.run.root / "feedback.jsonl"
-    stats = synthesize(cfg.database, work, n=cfg.synth.n, seed=cfg.seed, teacher=teacher, log=cfg.synth.log,
-                       feedback=feedback if feedback.is_file() else None,
-                       valid_fraction=cfg.synth.valid_fraction, template_cap=cfg.synth.template_cap,
-                       timeout_s=cfg.synth.timeout_s, prompt_format=PromptFormat(schema_style=cfg.prompt_schema),
-                       progress=False, **options)
+    stats = synthesize(cfg.database, work, SynthOptions(
+        n=cfg.synth.n, seed=cfg.seed, teacher=teacher, log=cfg.synth.log, feedback=feedback if feedback.is_file() else None,
+        valid_fraction=cfg.synth.valid_fraction, template_cap=cfg.synth.template_cap, timeout_s=cfg.synth.timeout_s,
+        prompt_format=PromptFormat(schema_style=cfg.prompt_schema), progress=False, **options))
     metrics["stats"] = stats
     metrics["train"] = _count_lines(work / "train.jsonl")
     metrics["valid"] = _count_lines(work / "valid.jsonl")
@@ -75,11 +77,24 @@ def stage_synth(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
         metrics["teacher_usage"] = _plain(teacher.usage)
 
 
-def _train_options(m: ModelConfig, state: RunState) -> dict[str, Any]:
-    return dict(epochs=m.epochs, max_steps=m.max_steps, batch_size=m.batch_size, grad_accum=m.grad_accum, lr=m.lr,
-                max_length=m.max_length, lora=m.lora, lora_r=m.lora_r, bf16=m.bf16, seed=state.cfg.seed,
-                num_threads=m.num_threads, progress=False,
-                schema=str(state.path("profile", "schema.json")))
+def train_options(m: ModelConfig, state: RunState, cls: type[Opts], **method_fields: Any) -> Opts:
+    """The one mapping from a model section of the config to a training method's options object."""
+    common: dict[str, Any] = dict(
+        model=m.model, epochs=m.epochs, max_steps=m.max_steps, batch_size=m.batch_size, grad_accum=m.grad_accum,
+        lr=m.lr, max_length=m.max_length, lora=m.lora, lora_r=m.lora_r, bf16=m.bf16, seed=state.cfg.seed,
+        num_threads=m.num_threads, progress=False, schema=str(state.path("profile", "schema.json")))
+    return cls(**{**common, **method_fields})
+
+
+def _train_kd(method: str, train_file: Path, out: Path, options: KDOptions, processes: int) -> TrainResult:
+    """sft/kd/kid in this process, or in ``processes`` processes through accelerate."""
+    if processes > 1:
+        from sqldistill.train.launch import train_in_processes
+
+        return train_in_processes(method, train_file, out, options, processes)
+    from sqldistill.train.methods import train_student
+
+    return train_student(method, train_file, out, options)
 
 
 def _train_result_metrics(result: TrainResult) -> dict[str, Any]:
@@ -95,63 +110,57 @@ def _train_result_metrics(result: TrainResult) -> dict[str, Any]:
 
 
 def stage_teacher(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
-    from sqldistill.train import train_sft
+    from sqldistill.train.options import KDOptions
 
     m = state.cfg.teacher_model
     assert m is not None
     train_file = state.path("synth", "train.jsonl")
-    options = {**_train_options(m, state), "curriculum": m.curriculum}
-    if m.processes > 1:
-        from sqldistill.train.launch import train_in_processes
-
-        result = train_in_processes("sft", train_file, work / "model", {"model": m.model, **options}, m.processes)
-    else:
-        result = train_sft(train_file, work / "model", model=m.model, **options)
+    options = train_options(m, state, KDOptions, curriculum=m.curriculum)
+    result = _train_kd("sft", train_file, work / "model", options, m.processes)
     metrics.update(_train_result_metrics(result))
     _build_memory(state, m, train_file, work / "model", metrics)
 
 
 def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
-    from sqldistill import train
+    from sqldistill.train.options import DPOOptions, GKDOptions, KDOptions, RoundsOptions
 
     m = state.cfg.student
     train_file = state.path("synth", "train.jsonl")
-    options = _train_options(m, state)
     teacher = state.path("teacher", "model") if "teacher" in state.results else None
     if m.method in ("kd", "kid", "gkd") and teacher is None:
         raise ConfigError(f"student.method {m.method} needs a teacher",
                           hint="Add a teacher_model section, or use method: sft")
     out = work / "model"
     if m.method in ("sft", "kd", "kid"):
-        kw = dict(teacher=teacher, divergence=m.divergence, temperature=m.temperature, ce_weight=m.ce_weight,
-                  mask_ratio=m.mask_ratio, curriculum=m.curriculum, **options)
-        if m.processes > 1:
-            from sqldistill.train.launch import train_in_processes
-
-            result = train_in_processes(m.method, train_file, out, {"model": m.model, **kw}, m.processes)
-        else:
-            result = train.train_student(m.method, train_file, out, model=m.model, **kw)
+        kd = train_options(m, state, KDOptions, teacher=teacher, divergence=m.divergence, temperature=m.temperature,
+                           ce_weight=m.ce_weight, mask_ratio=m.mask_ratio, curriculum=m.curriculum)
+        result = _train_kd(m.method, train_file, out, kd, m.processes)
     elif m.method == "gkd":
-        result = train.train_gkd(train_file, out, teacher=teacher, model=m.model, temperature=m.temperature,
-                                 **options)
+        from sqldistill.train.gkd import train_gkd
+
+        assert teacher is not None
+        result = train_gkd(train_file, out, train_options(m, state, GKDOptions, teacher=teacher,
+                                                          temperature=m.temperature))
     elif m.method == "dpo":
+        from sqldistill.train.dpo import build_dpo_pairs, train_dpo
+        from sqldistill.train.methods import train_student
+
         weak = work / "weak"
-        first = train.train_student("sft", train_file, weak, model=m.model, curriculum=m.curriculum, **options)
+        first = train_student("sft", train_file, weak, train_options(m, state, KDOptions, curriculum=m.curriculum))
         metrics["weak"] = _train_result_metrics(first)
         pairs = work / "pairs.jsonl"
-        train.build_dpo_pairs(train_file, pairs, weak_model=weak, db=state.cfg.database)
-        options.pop("epochs")
-        result = train.train_dpo(pairs, out, model=weak, beta=m.dpo_beta, epochs=1.0, **options)
+        build_dpo_pairs(train_file, pairs, weak_model=weak, db=state.cfg.database)
+        result = train_dpo(pairs, out, train_options(m, state, DPOOptions, model=weak, beta=m.dpo_beta, epochs=1.0))
         metrics["pairs"] = _count_lines(pairs)
         shutil.rmtree(weak, ignore_errors=True)
     else:  # rounds
+        from sqldistill.train.rounds import read_rounds, train_rounds
+
         unlabelled = work / "unlabelled.jsonl"
         _unlabelled_questions(state, unlabelled)
-        result = train.train_rounds(train_file, out, unlabelled_file=unlabelled, db=state.cfg.database,
-                                    rounds=m.rounds, model=m.model, eval_file=state.path("synth", "valid.jsonl"),
-                                    **options)
-        from sqldistill.train.rounds import read_rounds
-
+        result = train_rounds(train_file, out, train_options(
+            m, state, RoundsOptions, unlabelled_file=unlabelled, db=state.cfg.database, rounds=m.rounds,
+            eval_file=state.path("synth", "valid.jsonl")))
         metrics["rounds"] = read_rounds(out)
     metrics.update(_train_result_metrics(result))
     _build_memory(state, m, train_file, out, metrics)
@@ -174,11 +183,11 @@ def _build_memory(state: RunState, m: ModelConfig, train_file: Path, out: Path, 
 
 def _unlabelled_questions(state: RunState, out: Path) -> None:
     """Fresh questions for recursive rounds: a second synthesis with another seed, SQL thrown away."""
-    from sqldistill.synth import synthesize
+    from sqldistill.synth.synthesis import SynthOptions, synthesize
 
     tmp = out.parent / "second-synthesis"
-    synthesize(state.cfg.database, tmp, n=max(200, state.cfg.synth.n // 2), seed=state.cfg.seed + 1000,
-               valid_fraction=0.0, progress=False)
+    synthesize(state.cfg.database, tmp, SynthOptions(n=max(200, state.cfg.synth.n // 2), seed=state.cfg.seed + 1000,
+                                                     valid_fraction=0.0, progress=False))
     seen = {json.loads(line)["question"] for line in state.path("synth", "train.jsonl").open()}
     with out.open("w") as fh:
         for line in (tmp / "train.jsonl").open():

@@ -1,6 +1,6 @@
 """Synthesis: question/SQL pairs from a database alone (templates, teacher, query log, feedback).
 
-``synthesize(target, out_dir, n=..., seed=..., teacher=None, log=None)`` is the verb; ``make_teacher`` builds
+``synthesize(target, out_dir, SynthOptions(n=..., seed=..., teacher=None, log=None))`` is the verb; ``make_teacher`` builds
 a teacher client (any OpenAI-compatible endpoint, or a local transformers model). Heavy parts are imported
 on first use.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 _EXPORTS = {
     "synthesize": "sqldistill.synth.synthesis",
+    "SynthOptions": "sqldistill.synth.synthesis",
     "DEFAULT_MIX": "sqldistill.synth.synthesis",
     "make_teacher": "sqldistill.synth.teacher",
     "Teacher": "sqldistill.synth.teacher",

@@ -51,7 +51,7 @@ def synth_cmd(target: str, out_dir: str, n: int, seed: int, teacher: str | None,
     from pathlib import Path
 
     from sqldistill.data.prompt import PromptFormat
-    from sqldistill.synth.synthesis import synthesize
+    from sqldistill.synth.synthesis import SynthOptions, synthesize
     from sqldistill.synth.teacher import make_teacher
 
     client = None
@@ -60,11 +60,11 @@ def synth_cmd(target: str, out_dir: str, n: int, seed: int, teacher: str | None,
         client = make_teacher(teacher, model=teacher_model, api_key_env=teacher_key_env, cache_dir=cache,
                               concurrency=teacher_concurrency)
     try:
-        stats = synthesize(target, out_dir, n=n, seed=seed, teacher=client, log=log_path, feedback=feedback,
-                           teacher_pairs=teacher_pairs, paraphrases=paraphrases, vote=vote, critics=critics,
-                           testsuite=testsuite, valid_fraction=valid_fraction,
-                           prompt_format=PromptFormat(schema_style=prompt_schema), template_cap=template_cap,
-                           timeout_s=timeout_s, progress=not quiet)
+        stats = synthesize(target, out_dir, SynthOptions(
+            n=n, seed=seed, teacher=client, log=log_path, feedback=feedback, teacher_pairs=teacher_pairs,
+            paraphrases=paraphrases, vote=vote, critics=critics, testsuite=testsuite, valid_fraction=valid_fraction,
+            prompt_format=PromptFormat(schema_style=prompt_schema), template_cap=template_cap, timeout_s=timeout_s,
+            progress=not quiet))
     finally:
         if client is not None:
             client.close()

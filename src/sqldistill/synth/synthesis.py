@@ -14,6 +14,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqldistill.critics import (
@@ -93,30 +94,33 @@ def _fill_from_templates(run: _Run, source: TemplateSource, target: int, max_att
     return attempts
 
 
-def synthesize(
-    target: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    n: int = 2000,
-    seed: int = 0,
-    teacher: Any = None,
-    log: str | os.PathLike[str] | None = None,
-    feedback: str | os.PathLike[str] | None = None,
-    *,
-    teacher_pairs: int | None = None,
-    paraphrases: float | None = None,
-    vote: int = 0,
-    critics: Sequence[str] = (),
-    mix: dict[str, float] | None = None,
-    valid_fraction: float = 0.1,
-    prompt_format: PromptFormat | None = None,
-    template_cap: int | None = None,
-    per_sql: int = 2,
-    phrasings: int = 1,
-    log_share: float = 0.3,
-    timeout_s: float = 2.0,
-    testsuite: Iterable[str | os.PathLike[str]] = (),
-    progress: bool = True,
-) -> dict[str, Any]:
+@dataclass(kw_only=True)
+class SynthOptions:
+    """What to synthesize and how; the fields are documented in ``synthesize``."""
+
+    n: int = 2000
+    seed: int = 0
+    teacher: Any = None
+    log: str | os.PathLike[str] | None = None
+    feedback: str | os.PathLike[str] | None = None
+    teacher_pairs: int | None = None
+    paraphrases: float | None = None
+    vote: int = 0
+    critics: Sequence[str] = ()
+    mix: dict[str, float] | None = None
+    valid_fraction: float = 0.1
+    prompt_format: PromptFormat | None = None
+    template_cap: int | None = None
+    per_sql: int = 2
+    phrasings: int = 1
+    log_share: float = 0.3
+    timeout_s: float = 2.0
+    testsuite: Iterable[str | os.PathLike[str]] = ()
+    progress: bool = True
+
+
+def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+               options: SynthOptions | None = None) -> dict[str, Any]:
     """Synthesize about ``n`` validated pairs for ``target`` into ``out_dir``; returns the stats written.
 
     ``n`` pairs come from user feedback, the query log ``log`` (one SQL per line, optionally
@@ -127,6 +131,11 @@ def synthesize(
     critics (distinguishable with ``testsuite`` databases, round_trip). The same seed and inputs give
     byte-identical train.jsonl and valid.jsonl.
     """
+    o = options or SynthOptions()
+    n, seed, teacher, log, feedback, vote, critics = o.n, o.seed, o.teacher, o.log, o.feedback, o.vote, o.critics
+    teacher_pairs, paraphrases, template_cap, timeout_s = o.teacher_pairs, o.paraphrases, o.template_cap, o.timeout_s
+    mix, per_sql, phrasings, log_share, testsuite = o.mix, o.per_sql, o.phrasings, o.log_share, o.testsuite
+    prompt_format, valid_fraction, progress = o.prompt_format, o.valid_fraction, o.progress
     from sqldistill.db import connect, reflect
     from sqldistill.errors import ConfigError
     from sqldistill.synth.graph import build_graph
@@ -269,4 +278,4 @@ class _progress_bar:
             self._progress.stop()
 
 
-__all__ = ["DEFAULT_MIX", "quotas", "synthesize"]
+__all__ = ["DEFAULT_MIX", "SynthOptions", "quotas", "synthesize"]

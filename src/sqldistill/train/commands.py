@@ -1,9 +1,9 @@
 """``sqldistill train``: one command for every method, from a YAML config, flags, or both.
 
-A config is a flat YAML mapping whose keys are the keyword arguments of the method's Python function
-(``train_student`` for sft/kd/kid, ``train_gkd``, ``train_dpo``, ``train_rounds``) plus ``method``,
-``train_file`` (``pairs_file`` for dpo) and ``out_dir``. Flags override the config; ``--set KEY=VALUE`` reaches
-any other keyword. Unknown keys and wrong types are refused with the key named, before anything loads.
+A config is a flat YAML mapping whose keys are the fields of the method's options object
+(``train.options``: ``KDOptions`` for sft/kd/kid, ``GKDOptions``, ``DPOOptions``, ``RoundsOptions``) plus
+``method``, ``train_file`` (``pairs_file`` for dpo) and ``out_dir``. Flags override the config;
+``--set KEY=VALUE`` reaches any other option. Unknown keys and wrong types are refused with the key named, before anything loads.
 
 For dpo, ``weak_model`` + ``db`` with a ``train_file`` (and no ``pairs_file``) first builds the preference pairs
 into ``OUT_DIR/pairs.jsonl``.
@@ -11,44 +11,33 @@ into ``OUT_DIR/pairs.jsonl``.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sqldistill.errors import ConfigError
 
+if TYPE_CHECKING:
+    from sqldistill.train.methods import TrainResult
+    from sqldistill.train.options import TrainOptions
+
 METHODS = ("sft", "kd", "kid", "gkd", "dpo", "rounds")
 PAIR_KEYS = ("weak_model", "num_candidates", "mode", "max_new_tokens")
 
 
-def _function_for(method: str) -> Any:
-    if method in ("sft", "kd", "kid"):
-        from sqldistill.train.methods import train_student
+def options_class(method: str) -> type[TrainOptions]:
+    """The options object of ``method`` (its fields are the config keys)."""
+    from sqldistill.train.options import DPOOptions, GKDOptions, KDOptions, RoundsOptions
 
-        return train_student
-    if method == "gkd":
-        from sqldistill.train.gkd import train_gkd
-
-        return train_gkd
-    if method == "dpo":
-        from sqldistill.train.dpo import train_dpo
-
-        return train_dpo
-    from sqldistill.train.rounds import train_rounds
-
-    return train_rounds
+    return {"gkd": GKDOptions, "dpo": DPOOptions, "rounds": RoundsOptions}.get(method, KDOptions)
 
 
 def allowed_keys(method: str) -> set[str]:
-    """Keyword arguments a config may set for ``method``."""
-    fn = _function_for(method)
-    names = {n for n, p in inspect.signature(fn).parameters.items() if p.kind == p.KEYWORD_ONLY}
-    if method == "rounds":
-        from sqldistill.train.methods import train_student
+    """Keys a config may set for ``method``."""
+    from sqldistill.train.options import option_fields
 
-        names |= {n for n, p in inspect.signature(train_student).parameters.items() if p.kind == p.KEYWORD_ONLY}
+    names = set(option_fields(options_class(method)))
     if method == "dpo":
         names |= {*PAIR_KEYS, "train_file"}
     return names
@@ -70,13 +59,15 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check_types(fn: Any, options: dict[str, Any]) -> None:
+def _check_types(cls: type[TrainOptions], options: dict[str, Any]) -> None:
     """Catch a string where a number belongs (and similar) now, with the key named, not deep inside training."""
-    params = inspect.signature(fn).parameters
+    from sqldistill.train.options import option_fields
+
+    fields = option_fields(cls)
     for key, value in options.items():
-        if key not in params or value is None:
+        if key not in fields or value is None:
             continue
-        default = params[key].default
+        default = fields[key].default
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"option '{key}' must be true or false, got {value!r}")
         number = isinstance(default, (int, float)) and not isinstance(default, bool)
@@ -94,7 +85,7 @@ def resolve(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     unknown = sorted(k for k in cfg if k not in allowed)
     if unknown:
         raise ConfigError(f"unknown option(s) for {method}: {', '.join(unknown)}",
-                          hint="Options are the keyword arguments of the method's Python function")
+                          hint="Options are the fields of the method's options object (sqldistill.train.options)")
     for required in ("out_dir",):
         if not cfg.get(required):
             raise ConfigError(f"'{required}' is required", hint="Pass --out DIR or set out_dir in the config")
@@ -107,19 +98,18 @@ def resolve(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"{method} needs a teacher", hint="Pass --teacher MODEL_DIR")
     if method == "rounds" and not (cfg.get("unlabelled_file") and cfg.get("db")):
         raise ConfigError("rounds needs unlabelled_file and db")
-    _check_types(_function_for(method), cfg)
+    if method == "dpo" and not cfg.get("model"):
+        raise ConfigError("dpo needs the model to start from", hint="Pass --model MODEL_DIR (normally the sft model)")
+    _check_types(options_class(method), cfg)
     return method, cfg
 
 
-def run(method: str, options: dict[str, Any]) -> Any:
+def run(method: str, options: dict[str, Any]) -> TrainResult:
     opts = dict(options)
     out_dir = opts.pop("out_dir")
-    if method in ("sft", "kd", "kid"):
-        from sqldistill.train.methods import train_student
-
-        return train_student(method, opts.pop("train_file"), out_dir, **opts)
     if method == "dpo":
         from sqldistill.train.dpo import build_dpo_pairs, train_dpo
+        from sqldistill.train.options import DPOOptions
 
         pairs = opts.pop("pairs_file", None)
         pair_opts = {k: opts.pop(k) for k in PAIR_KEYS if k in opts}
@@ -129,8 +119,22 @@ def run(method: str, options: dict[str, Any]) -> Any:
             stats = build_dpo_pairs(train_file, pairs, db=opts["db"], **pair_opts)
             click.echo(f"preference pairs: {stats['pairs']} from {stats['questions']} questions "
                        f"({stats['weak_all_right']} the weak model got right)")
-        return train_dpo(pairs, out_dir, **opts)
-    return _function_for(method)(opts.pop("train_file"), out_dir, **opts)
+        return train_dpo(pairs, out_dir, DPOOptions(**opts))
+    train_file = opts.pop("train_file")
+    if method == "gkd":
+        from sqldistill.train.gkd import train_gkd
+        from sqldistill.train.options import GKDOptions
+
+        return train_gkd(train_file, out_dir, GKDOptions(**opts))
+    if method == "rounds":
+        from sqldistill.train.options import RoundsOptions
+        from sqldistill.train.rounds import train_rounds
+
+        return train_rounds(train_file, out_dir, RoundsOptions(**opts))
+    from sqldistill.train.methods import train_student
+    from sqldistill.train.options import KDOptions
+
+    return train_student(method, train_file, out_dir, KDOptions(**opts))
 
 
 def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from sqldistill.errors import ConfigError, DataError
 from sqldistill.jsonfiles import write_jsonl_atomic
 from sqldistill.models.causal import load_model, load_tokenizer
 from sqldistill.models.modeldir import META_FILE, meta_prompt_format, meta_schema, read_model_meta
-from sqldistill.records import Schema
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import (
     TrainResult,
@@ -32,8 +31,8 @@ from sqldistill.train.methods import (
     require_model_dir,
     set_threads,
     training_arguments,
-    use_bf16,
 )
+from sqldistill.train.options import DPOOptions
 
 
 def build_dpo_pairs(
@@ -91,90 +90,58 @@ def build_dpo_pairs(
     return stats
 
 
-def train_dpo(
-    pairs_file: str | Path,
-    out_dir: str | Path,
-    *,
-    model: str | Path,
-    beta: float = 0.1,
-    loss_type: str = "sigmoid+sft",
-    loss_weights: list[float] | None = None,
-    schema: Schema | dict[str, Any] | str | Path | None = None,
-    db: str | None = None,
-    prompt_format: PromptFormat | dict[str, Any] | None = None,
-    epochs: float = 1.0,
-    max_steps: int = -1,
-    batch_size: int = 8,
-    grad_accum: int = 1,
-    lr: float | None = None,
-    warmup: float = 0.05,
-    weight_decay: float = 0.0,
-    max_length: int = 512,
-    lora: bool = False,
-    lora_r: int = 16,
-    lora_alpha: int = 32,
-    bf16: bool | None = None,
-    seed: int = 0,
-    report_to: str | list[str] = "none",
-    logging_steps: int = 10,
-    progress: bool = True,
-    num_threads: int | None = None,
-) -> TrainResult:
-    """DPO on ``prompt``/``chosen``/``rejected`` pairs, starting from (and referenced to) the model in ``model``.
+def train_dpo(pairs_file: str | Path, out_dir: str | Path, options: DPOOptions) -> TrainResult:
+    """DPO on ``prompt``/``chosen``/``rejected`` pairs, starting from (and referenced to) ``options.model``.
 
-    ``loss_type`` is one TRL DPO loss or several joined by "+" (e.g. "sigmoid+sft" adds the chosen answers'
-    cross-entropy, which keeps a small student from unlearning the chosen SQL along with the rejected one).
-
-    ``lr=None`` picks 3e-5 for from-scratch students (DPO wants far smaller steps than sft), 5e-6 otherwise.
-    Defaults measured on network_1 (1m sft student, 1,277 pairs, one epoch; EX human / held-out synthetic):
-    sft alone 12.5% / 22%; sigmoid at 1e-4 3.6% / 14%; sigmoid at 1e-5 8.9% / 24%; sigmoid+sft at 3e-5
-    8.9% / 29%.
+    ``loss_type`` "sigmoid+sft" adds the chosen answers' cross-entropy, which keeps a small student from
+    unlearning the chosen SQL along with the rejected one. ``lr=None`` picks 3e-5 for from-scratch students
+    (DPO wants far smaller steps than sft), 5e-6 otherwise. Defaults measured on network_1 (1m sft student,
+    1,277 pairs, one epoch; EX human / held-out synthetic): sft alone 12.5% / 22%; sigmoid at 1e-4 3.6% / 14%;
+    sigmoid at 1e-5 8.9% / 24%; sigmoid+sft at 3e-5 8.9% / 29%.
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    if beta <= 0:
-        raise ConfigError(f"dpo beta must be > 0, got {beta}")
-    losses = [t.strip() for t in loss_type.replace("+", ",").split(",") if t.strip()]
-    if loss_weights is not None and len(loss_weights) != len(losses):
-        raise ConfigError(f"loss_weights has {len(loss_weights)} values for {len(losses)} loss types")
+    o = options
+    if o.beta <= 0:
+        raise ConfigError(f"dpo beta must be > 0, got {o.beta}")
+    losses = [t.strip() for t in o.loss_type.replace("+", ",").split(",") if t.strip()]
+    if o.loss_weights is not None and len(o.loss_weights) != len(losses):
+        raise ConfigError(f"loss_weights has {len(o.loss_weights)} values for {len(losses)} loss types")
     started = time.perf_counter()
-    set_threads(num_threads)
+    set_threads(o.num_threads)
     out = Path(out_dir)
-    start_dir = require_model_dir(model, "starting model")
+    start_dir = require_model_dir(o.model, "starting model")
     pairs = tdata.read_jsonl(pairs_file, ("prompt", "chosen", "rejected"))
+    given_fmt = PromptFormat.from_dict(o.prompt_format) if isinstance(o.prompt_format, dict) else o.prompt_format
     if (start_dir / META_FILE).is_file():
         meta = read_model_meta(start_dir)
         the_schema, fmt = meta_schema(meta), meta_prompt_format(meta)
         from_scratch = str(meta.get("base_model", "")).startswith("scratch:")
     else:
-        the_schema = tdata.find_schema(pairs_file, schema, db)
-        fmt = PromptFormat.from_dict(prompt_format) if isinstance(prompt_format, dict) else prompt_format or PromptFormat()
+        the_schema = tdata.find_schema(pairs_file, o.schema, o.db)
+        fmt = given_fmt or PromptFormat()
         from_scratch = False
-    if prompt_format is not None:
-        fmt = PromptFormat.from_dict(prompt_format) if isinstance(prompt_format, dict) else prompt_format
+    fmt = given_fmt or fmt
     student = load_model(start_dir)
     tok = load_tokenizer(start_dir)
-    if lora:
-        student = apply_lora(student, lora_r, lora_alpha)
+    if o.lora:
+        student = apply_lora(student, o.lora_r, o.lora_alpha)
     rows = [{"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in pairs]
     if not rows:
         raise DataError(f"{pairs_file} holds no preference pairs")
-    lr = lr if lr is not None else (3e-5 if from_scratch else 5e-6)
-    log, callbacks = callbacks_for(out, "dpo", progress)
+    lr = o.lr if o.lr is not None else (3e-5 if from_scratch else 5e-6)
+    log, callbacks = callbacks_for(out, "dpo", o.progress)
     with quiet_libraries():
-        args = training_arguments(out, config_class=DPOConfig, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-                                  grad_accum=grad_accum, lr=lr, warmup=warmup, weight_decay=weight_decay,
-                                  bf16=use_bf16(bf16), curriculum=False, seed=seed, report_to=report_to,
-                                  logging_steps=logging_steps, beta=beta, loss_type=losses,
-                                  loss_weights=loss_weights, max_length=max_length)
+        args = training_arguments(out, o, lr=lr, config_class=DPOConfig, beta=o.beta, loss_type=losses,
+                                  loss_weights=o.loss_weights, max_length=o.max_length)
         trainer = DPOTrainer(model=student, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              callbacks=callbacks)
         quiet(trainer)
         trainer.train()
-    hyper = {"method": "dpo", "beta": beta, "loss_type": loss_type, "start_model": str(start_dir), "lr": lr,
-             "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lora": lora, "seed": seed,
-             "pairs_file": str(pairs_file), "pairs": len(rows)}
+    hyper = {"method": "dpo", "beta": o.beta, "loss_type": o.loss_type, "start_model": str(start_dir), "lr": lr,
+             "epochs": o.epochs, "max_steps": o.max_steps, "batch_size": o.batch_size, "lora": o.lora,
+             "seed": o.seed, "pairs_file": str(pairs_file), "pairs": len(rows)}
     return finish(trainer, tok, out, method="dpo", schema=the_schema, prompt_format=fmt, base_model=str(start_dir),
                   log=log, started=started, hyper=hyper)
 

@@ -8,27 +8,25 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from sqldistill.errors import ModelError
 from sqldistill.train.methods import TrainResult
+from sqldistill.train.options import KDOptions, as_config
 
 
-def launch_config(method: str, train_file: Path, out_dir: Path, options: dict[str, Any]) -> Path:
-    """``OUT_DIR.train.yaml``: the ``sqldistill train`` config of the run (paths as text, unset options left
-    out)."""
+def launch_config(method: str, train_file: Path, out_dir: Path, options: KDOptions) -> Path:
+    """``OUT_DIR.train.yaml``: the ``sqldistill train`` config of the run."""
     import yaml
 
-    spec = {"method": method, "train_file": str(train_file), "out_dir": str(out_dir),
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}}
+    spec = {"method": method, "train_file": str(train_file), "out_dir": str(out_dir), **as_config(options)}
     cfg_file = out_dir.parent / f"{out_dir.name}.train.yaml"
     cfg_file.write_text(yaml.safe_dump(spec, sort_keys=False))
     return cfg_file
 
 
-def train_in_processes(method: str, train_file: Path, out_dir: Path, options: dict[str, Any],
+def train_in_processes(method: str, train_file: Path, out_dir: Path, options: KDOptions,
                        processes: int) -> TrainResult:
-    """Train sft/kd/kid in ``processes`` processes; ``options`` are the ``sqldistill train`` keys."""
+    """Train sft/kd/kid in ``processes`` processes."""
     cfg_file = launch_config(method, train_file, out_dir, options)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

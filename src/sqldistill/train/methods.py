@@ -1,15 +1,9 @@
 """Training entry points for sft, kd and kid, and the plumbing gkd, dpo and rounds share.
 
 Every entry point reads a JSONL file, prepares a student (a named from-scratch size or a local model), trains
-with ``DistillTrainer`` and writes a model directory (see ``models.modeldir``). Arguments are flat keywords; the same
-names are the keys of ``sqldistill train`` configs.
-
-Defaults, and why:
-
-- ``lr=None`` picks 2e-3 for from-scratch students (tiny models want a large step), 2e-4 with LoRA and 5e-5 for
-  full fine-tuning of a pretrained model;
-- ``bf16=None`` means bf16 autocast on a CUDA device that supports it, fp32 elsewhere (CPU bf16 is slow);
-- a named-size student distilled from a teacher is built on the teacher's tokenizer, so vocabularies match.
+and writes a model directory (see ``models.modeldir``). Each method takes the data's paths and its options
+object (``options``: ``KDOptions`` here), whose fields are the keys of ``sqldistill train`` configs; a
+named-size student distilled from a teacher is built on the teacher's tokenizer, so vocabularies match.
 """
 
 from __future__ import annotations
@@ -40,6 +34,7 @@ from sqldistill.models.sizes import DEFAULT_VOCAB, is_named_size
 from sqldistill.records import Schema
 from sqldistill.train import data as tdata
 from sqldistill.train.losses import DIVERGENCES, check_divergence_args
+from sqldistill.train.options import GKDOptions, KDOptions, TrainOptions
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, TrainingArguments
@@ -122,45 +117,31 @@ def apply_lora(model: PreTrainedModel, lora_r: int, lora_alpha: int) -> Any:
         return get_peft_model(model, config)
 
 
-def training_arguments(
-    out_dir: Path,
-    *,
-    epochs: float,
-    max_steps: int,
-    batch_size: int,
-    grad_accum: int,
-    lr: float,
-    warmup: float,
-    weight_decay: float,
-    bf16: bool,
-    curriculum: bool,
-    seed: int,
-    report_to: str | list[str],
-    logging_steps: int,
-    config_class: type[TrainingArguments] | None = None,
-    **extra: Any,
-) -> Any:
+def training_arguments(out_dir: Path, options: TrainOptions, *, lr: float, curriculum: bool = False,
+                       config_class: type[TrainingArguments] | None = None, **extra: Any) -> Any:
+    """The trainer's arguments (``config_class``: a TRL config for its trainers) from a method's options;
+    ``lr`` is the resolved learning rate, ``extra`` the config class's own fields."""
     import torch
     from transformers import TrainingArguments
 
     cls = config_class or TrainingArguments
     return cls(
         output_dir=str(out_dir / "logs"),
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
+        per_device_train_batch_size=options.batch_size,
+        gradient_accumulation_steps=options.grad_accum,
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
         learning_rate=lr,
         lr_scheduler_type="cosine",
-        warmup_steps=warmup,
-        weight_decay=weight_decay,
-        logging_steps=logging_steps,
+        warmup_steps=options.warmup,
+        weight_decay=options.weight_decay,
+        logging_steps=options.logging_steps,
         logging_first_step=True,
         save_strategy="no",
-        report_to=report_to,
-        bf16=bf16,
-        seed=seed,
-        data_seed=seed,
+        report_to=options.report_to,
+        bf16=use_bf16(options.bf16),
+        seed=options.seed,
+        data_seed=options.seed,
         disable_tqdm=True,
         remove_unused_columns=False,
         train_sampling_strategy="sequential" if curriculum else "random",
@@ -241,126 +222,116 @@ def finish(
                        processes=trainer.accelerator.num_processes)
 
 
-def train_student(
-    method: str,
-    train_file: str | Path,
-    out_dir: str | Path,
-    *,
-    model: str | Path = "5m",
-    teacher: str | Path | None = None,
-    tokenizer: str | Path | None = None,
-    schema: Schema | dict[str, Any] | str | Path | None = None,
-    db: str | None = None,
-    prompt_format: PromptFormat | dict[str, Any] | None = None,
-    divergence: str | None = None,
-    temperature: float = 1.0,
-    ce_weight: float = 0.5,
-    beta: float = 0.5,
-    skew_alpha: float = 0.1,
-    mask_ratio: float = 0.2,
-    chunk_size: int | None = None,
-    epochs: float = 3.0,
-    max_steps: int = -1,
-    batch_size: int = 16,
-    grad_accum: int = 1,
-    lr: float | None = None,
-    warmup: float = 0.05,
-    weight_decay: float = 0.01,
-    max_length: int = 512,
-    lora: bool = False,
-    lora_r: int = 16,
-    lora_alpha: int = 32,
-    bf16: bool | None = None,
-    curriculum: bool = False,
-    seed: int = 0,
-    vocab_size: int = DEFAULT_VOCAB,
-    report_to: str | list[str] = "none",
-    logging_steps: int = 10,
-    progress: bool = True,
-    num_threads: int | None = None,
-) -> TrainResult:
-    """Train a student with ``method`` in {"sft", "kd", "kid"} on ``train_file``; write it to ``out_dir``.
+@dataclass
+class StudentRun:
+    """What sft/kd/kid and gkd prepare alike before their trainer: the data, its schema and prompt format,
+    the teacher (when there is one) and the student on a tokenizer they share."""
 
-    ``divergence`` defaults to forward KL for kd and reverse KL for kid (one of fkl, rkl, jsd, tvd, skl, srkl).
-    """
-    from sqldistill.train.trainer import DistillTrainer
+    out: Path
+    started: float
+    schema: Schema
+    prompt_format: PromptFormat
+    examples: list[dict[str, Any]]
+    student: Any
+    tokenizer: PreTrainedTokenizerBase
+    base_model: str
+    lr: float
+    teacher: Any = None
 
-    if method not in ("sft", "kd", "kid"):
-        raise ConfigError(f"train_student does sft, kd and kid, not '{method}'")
-    divergence = divergence or ("rkl" if method == "kid" else "fkl")
-    try:
-        check_divergence_args(divergence, temperature, beta, skew_alpha)
-    except ValueError as err:
-        raise ConfigError(str(err), hint=f"divergence is one of {', '.join(DIVERGENCES)}") from None
-    if not 0.0 < mask_ratio < 1.0:
-        raise ConfigError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
-    if method != "sft" and teacher is None:
-        raise ConfigError(f"{method} needs a teacher model directory", hint="Pass teacher=PATH (--teacher)")
+
+def prepare_run(train_file: str | Path, out_dir: str | Path, options: KDOptions | GKDOptions,
+                teacher: str | Path | None = None, tokenizer: str | Path | None = None) -> StudentRun:
+    """Read the data, find the schema and prompt format, load the teacher, build or load the student (on the
+    teacher's tokenizer unless ``tokenizer`` is given), add LoRA, tokenise; the learning rate resolved."""
+    o = options
     started = time.perf_counter()
-    set_threads(num_threads)
-    out = Path(out_dir)
+    set_threads(o.num_threads)
     records = tdata.read_jsonl(train_file)
-    the_schema = tdata.find_schema(train_file, schema, db)
-    given_fmt = PromptFormat.from_dict(prompt_format) if isinstance(prompt_format, dict) else prompt_format
+    the_schema = tdata.find_schema(train_file, o.schema, o.db)
+    given_fmt = PromptFormat.from_dict(o.prompt_format) if isinstance(o.prompt_format, dict) else o.prompt_format
     fmt = tdata.infer_prompt_format(records, the_schema, given_fmt)
-    if curriculum:
-        records = tdata.curriculum_order(records, seed)
-
+    if o.curriculum:
+        records = tdata.curriculum_order(records, o.seed)
     teacher_model = teacher_tok = None
-    if method != "sft":
+    if teacher is not None:
         teacher_model = load_model(str(teacher))
         teacher_tok = load_tokenizer(str(teacher))
-    student, tok, base, from_scratch = prepare_student(model, records, the_schema, tokenizer=tokenizer or teacher_tok,
-                                                       vocab_size=vocab_size, max_length=max_length, seed=seed)
+    student, tok, base, from_scratch = prepare_student(o.model, records, the_schema, tokenizer=tokenizer or teacher_tok,
+                                                       vocab_size=o.vocab_size, max_length=o.max_length, seed=o.seed)
     if teacher_model is not None and teacher_tok is not None:
         check_same_vocabulary(teacher_model, student, teacher_tok, tok)
-    if lora:
-        student = apply_lora(student, lora_r, lora_alpha)
-    examples = tdata.tokenize_records(tok, records, max_length)
-    lr = lr if lr is not None else default_lr(from_scratch, lora)
-    args = training_arguments(out, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-                              lr=lr, warmup=warmup, weight_decay=weight_decay, bf16=use_bf16(bf16),
-                              curriculum=curriculum, seed=seed, report_to=report_to, logging_steps=logging_steps)
-    log, callbacks = callbacks_for(out, method, progress)
+    if o.lora:
+        student = apply_lora(student, o.lora_r, o.lora_alpha)
+    examples = tdata.tokenize_records(tok, records, o.max_length)
+    lr = o.lr if o.lr is not None else default_lr(from_scratch, o.lora)
+    return StudentRun(Path(out_dir), started, the_schema, fmt, examples, student, tok, base, lr, teacher_model)
+
+
+def run_hyper(options: TrainOptions, run: StudentRun, method: str, train_file: str | Path) -> dict[str, Any]:
+    """The hyper-parameters every method records in its model directory."""
+    return {"method": method, "epochs": options.epochs, "max_steps": options.max_steps,
+            "batch_size": options.batch_size, "lr": run.lr, "lora": options.lora, "seed": options.seed,
+            "train_file": str(train_file), "examples": len(run.examples)}
+
+
+def train_student(method: str, train_file: str | Path, out_dir: str | Path,
+                  options: KDOptions | None = None) -> TrainResult:
+    """Train a student with ``method`` in {"sft", "kd", "kid"} on ``train_file``; write it to ``out_dir``.
+
+    ``options.divergence`` defaults to forward KL for kd and reverse KL for kid (one of fkl, rkl, jsd, tvd, skl,
+    srkl)."""
+    from sqldistill.train.trainer import DistillTrainer
+
+    o = options or KDOptions()
+    if method not in ("sft", "kd", "kid"):
+        raise ConfigError(f"train_student does sft, kd and kid, not '{method}'")
+    divergence = o.divergence or ("rkl" if method == "kid" else "fkl")
+    try:
+        check_divergence_args(divergence, o.temperature, o.beta, o.skew_alpha)
+    except ValueError as err:
+        raise ConfigError(str(err), hint=f"divergence is one of {', '.join(DIVERGENCES)}") from None
+    if not 0.0 < o.mask_ratio < 1.0:
+        raise ConfigError(f"mask_ratio must be in (0, 1), got {o.mask_ratio}")
+    if method != "sft" and o.teacher is None:
+        raise ConfigError(f"{method} needs a teacher model directory", hint="Pass teacher=PATH (--teacher)")
+    run = prepare_run(train_file, out_dir, o, teacher=o.teacher if method != "sft" else None, tokenizer=o.tokenizer)
+    tok = run.tokenizer
+    args = training_arguments(run.out, o, lr=run.lr, curriculum=o.curriculum)
+    log, callbacks = callbacks_for(run.out, method, o.progress)
     with quiet_libraries():
         trainer = DistillTrainer(
-            model=student, args=args, train_dataset=examples, data_collator=tdata.PadCollator(tok.pad_token_id),
-            processing_class=tok, callbacks=callbacks, method=method, teacher=teacher_model, divergence=divergence,
-            temperature=temperature, beta=beta, skew_alpha=skew_alpha, ce_weight=ce_weight, mask_ratio=mask_ratio,
-            mask_token_id=tok.mask_token_id, chunk_size=chunk_size,
+            model=run.student, args=args, train_dataset=run.examples, data_collator=tdata.PadCollator(tok.pad_token_id),
+            processing_class=tok, callbacks=callbacks, method=method, teacher=run.teacher, divergence=divergence,
+            temperature=o.temperature, beta=o.beta, skew_alpha=o.skew_alpha, ce_weight=o.ce_weight,
+            mask_ratio=o.mask_ratio, mask_token_id=tok.mask_token_id, chunk_size=o.chunk_size,
         )
         quiet(trainer)
         trainer.train()
-    hyper = {"method": method, "divergence": divergence if method != "sft" else None, "temperature": temperature,
-             "ce_weight": ce_weight, "beta": beta, "skew_alpha": skew_alpha, "mask_ratio": mask_ratio,
-             "teacher": str(teacher) if teacher else None, "epochs": epochs, "max_steps": max_steps,
-             "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr, "max_length": max_length, "lora": lora,
-             "curriculum": curriculum, "seed": seed, "train_file": str(train_file), "examples": len(examples)}
-    return finish(trainer, tok, out, method=method, schema=the_schema, prompt_format=fmt, base_model=base,
-                  log=log, started=started, hyper=hyper)
+    hyper = {**run_hyper(o, run, method, train_file), "divergence": divergence if method != "sft" else None,
+             "temperature": o.temperature, "ce_weight": o.ce_weight, "beta": o.beta, "skew_alpha": o.skew_alpha,
+             "mask_ratio": o.mask_ratio, "teacher": str(o.teacher) if o.teacher else None,
+             "grad_accum": o.grad_accum, "max_length": o.max_length, "curriculum": o.curriculum}
+    return finish(trainer, tok, run.out, method=method, schema=run.schema, prompt_format=run.prompt_format,
+                  base_model=run.base_model, log=log, started=run.started, hyper=hyper)
 
 
-def train_sft(train_file: str | Path, out_dir: str | Path, *, model: str | Path = "5m", **options: Any) -> TrainResult:
-    """Supervised fine-tuning on verified pairs (sequence-level KD). ``options``: any ``train_student`` keyword."""
-    return train_student("sft", train_file, out_dir, model=model, **options)
+def train_sft(train_file: str | Path, out_dir: str | Path, **options: Any) -> TrainResult:
+    """Supervised fine-tuning on verified pairs (sequence-level KD). ``options``: any ``KDOptions`` field."""
+    return train_student("sft", train_file, out_dir, KDOptions(**options))
 
 
-def train_kd(
-    train_file: str | Path, out_dir: str | Path, *, teacher: str | Path, model: str | Path = "1m",
-    divergence: str = "fkl", temperature: float = 1.0, ce_weight: float = 0.5, **options: Any,
-) -> TrainResult:
+def train_kd(train_file: str | Path, out_dir: str | Path, *, teacher: str | Path, model: str | Path = "1m",
+             divergence: str = "fkl", **options: Any) -> TrainResult:
     """Token-level KD from ``teacher``'s next-token distributions on the gold sequences."""
-    return train_student("kd", train_file, out_dir, model=model, teacher=teacher, divergence=divergence,
-                         temperature=temperature, ce_weight=ce_weight, **options)
+    return train_student("kd", train_file, out_dir,
+                         KDOptions(teacher=teacher, model=model, divergence=divergence, **options))
 
 
-def train_kid(
-    train_file: str | Path, out_dir: str | Path, *, teacher: str | Path, model: str | Path = "1m",
-    mask_ratio: float = 0.2, divergence: str = "rkl", ce_weight: float = 0.5, **options: Any,
-) -> TrainResult:
+def train_kid(train_file: str | Path, out_dir: str | Path, *, teacher: str | Path, model: str | Path = "1m",
+              divergence: str = "rkl", **options: Any) -> TrainResult:
     """KD on imperfect sequences the student itself fills in (KID, arXiv 2410.11371)."""
-    return train_student("kid", train_file, out_dir, model=model, teacher=teacher, mask_ratio=mask_ratio,
-                         divergence=divergence, ce_weight=ce_weight, **options)
+    return train_student("kid", train_file, out_dir,
+                         KDOptions(teacher=teacher, model=model, divergence=divergence, **options))
 
 
 def require_model_dir(path: str | Path, what: str) -> Path:

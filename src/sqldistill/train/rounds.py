@@ -29,6 +29,7 @@ from sqldistill.models.modeldir import META_FILE, read_model_meta
 from sqldistill.spider.execution import execution_verdicts
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_student
+from sqldistill.train.options import KDOptions, RoundsOptions, subset
 
 if TYPE_CHECKING:
     from sqldistill.db import Database
@@ -105,61 +106,43 @@ def pseudo_label(predictor: Any, unlabelled: list[dict[str, Any]], db: Any, num_
     return kept, reasons
 
 
-def train_rounds(
-    train_file: str | Path,
-    out_dir: str | Path,
-    *,
-    unlabelled_file: str | Path,
-    db: str,
-    rounds: int = 2,
-    model: str | Path = "5m",
-    eval_file: str | Path | None = None,
-    num_candidates: int = 4,
-    mode: str = "beam",
-    epochs: float = 3.0,
-    round_epochs: float = 1.0,
-    max_steps: int = -1,
-    lr: float | None = None,
-    progress: bool = True,
-    **options: Any,
-) -> TrainResult:
-    """Recursive distillation for ``rounds`` rounds after an sft round 0; ``options`` go to ``train_student``.
+def train_rounds(train_file: str | Path, out_dir: str | Path, options: RoundsOptions) -> TrainResult:
+    """Recursive distillation for ``options.rounds`` rounds after an sft round 0; the sft fields of ``options``
+    apply to every round.
 
     Round k's model is written to ``out_dir/round_k``; the last round's model is also the model in ``out_dir``.
     """
     from sqldistill.db import connect
     from sqldistill.infer.predictor import Predictor
 
-    if rounds < 1:
+    o = options
+    if o.rounds < 1:
         raise ConfigError("rounds must be at least 1")
     started = time.perf_counter()
     out = Path(out_dir)
     labelled = tdata.read_jsonl(train_file)
-    unlabelled = tdata.read_jsonl(unlabelled_file, ("question",))
-    evaluation = tdata.read_jsonl(eval_file, ("question", "sql")) if eval_file else []
+    unlabelled = tdata.read_jsonl(o.unlabelled_file, ("question",))
+    evaluation = tdata.read_jsonl(o.eval_file, ("question", "sql")) if o.eval_file else []
     history: list[dict[str, Any]] = []
-    common = {k: v for k, v in options.items() if k not in ("schema", "prompt_format", "db")}
-    with connect(db) as database:
+    with connect(o.db) as database:
         current = out / "round_0"
-        result = train_student("sft", train_file, current, model=model, schema=options.get("schema"),
-                               db=None if options.get("schema") else db, prompt_format=options.get("prompt_format"),
-                               epochs=epochs, max_steps=max_steps, lr=lr, progress=progress, **common)
-        for k in range(rounds + 1):
+        result = train_student("sft", train_file, current, subset(o, KDOptions, db=None if o.schema else o.db))
+        for k in range(o.rounds + 1):
             predictor = Predictor.load(current)
             acc = execution_accuracy(predictor, evaluation, database) if evaluation else None
             entry: dict[str, Any] = {"round": k, "eval_ex": acc, "model_dir": str(current),
                                      "final_loss": result.final_loss}
             history.append(entry)
-            if k == rounds:
+            if k == o.rounds:
                 break
-            kept, reasons = pseudo_label(predictor, unlabelled, database, num_candidates, mode)
+            kept, reasons = pseudo_label(predictor, unlabelled, database, o.num_candidates, o.mode)
             entry.update(pseudo_labelled=len(kept), outcomes=dict(reasons))
             data_file = out / f"round_{k + 1}.jsonl"
             write_jsonl_atomic(data_file, labelled + kept)
             current = out / f"round_{k + 1}"
-            result = train_student("sft", data_file, current, model=out / f"round_{k}", epochs=round_epochs,
-                                   max_steps=max_steps, lr=lr, progress=progress, schema=predictor.schema,
-                                   prompt_format=predictor.prompt_format, **common)
+            result = train_student("sft", data_file, current,
+                                   subset(o, KDOptions, model=out / f"round_{k}", epochs=o.round_epochs, db=None,
+                                          schema=predictor.schema, prompt_format=predictor.prompt_format))
     final = _publish(current, out, history)
     write_json_atomic(out / "rounds.json", {"rounds": history})
     return TrainResult(out, "rounds", result.steps, result.losses, time.perf_counter() - started,
