@@ -11,18 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqldistill.data.manifest import file_sha256
 from sqldistill.spider.execution import Denotation
 
 # Gold results larger than this are recomputed instead of cached: the cache is for speed, not archiving.
 MAX_CACHED_ROWS = 200_000
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sql_key(sql: str) -> str:
@@ -49,7 +42,7 @@ class GoldCache:
         known = self._by_path.get(path)
         if known is not None:
             return known
-        self._by_path[path] = sha = _file_sha(Path(path))
+        self._by_path[path] = sha = file_sha256(Path(path))
         return sha
 
     def _file(self, sha: str) -> Path:

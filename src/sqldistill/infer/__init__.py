@@ -8,32 +8,7 @@
   execution-guided selection, the same for every model;
 - ``predictor``: ``Predictor.load(model_dir)`` -> ``.generate(...)`` / ``.predict(...)`` / ``.stream(...)``.
 
-Names are loaded lazily, so importing this package stays cheap.
+Import from the modules (``from sqldistill.infer.predictor import Predictor``): the package itself loads
+nothing, so importing it stays cheap.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "Candidate": "backend",
-    "ContinuousDecoder": "backend",
-    "SqlGenerator": "backend",
-    "CausalLMGenerator": "causal",
-    "Predictor": "predictor",
-    "Prediction": "predictor",
-    "RetrievalIndex": "retrieval",
-    "build_index": "retrieval",
-    "select_by_execution": "select",
-    "vote_weights": "select",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sqldistill.infer' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"sqldistill.infer.{module}"), name)

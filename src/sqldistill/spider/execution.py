@@ -1,5 +1,6 @@
-"""Execution accuracy with the official test-suite evaluator's semantics, timeouts that stop the engine, and a
-disk cache of gold results.
+"""Execution accuracy with the official test-suite evaluator's semantics and timeouts that stop the engine: the
+one EX of the product, on SQLite files (``evaluate``, test suites) or on an open ``Database`` of any dialect
+(``execution_verdicts``: the pipeline's other databases, the per-round EX of training's rounds).
 
 What the official test-suite evaluator does to the two queries, in order, and the line of its behaviour each
 step mirrors (``evaluation.py`` reads the files, ``exec_eval.py`` runs the queries):
@@ -23,7 +24,7 @@ The gold is never rewritten otherwise; EM's own readings (lower-casing outside q
 are the parser's (:mod:`sqldistill.spider.parser`, :mod:`sqldistill.spider.tokenizer`).
 
 A prediction that cannot be processed or executed is wrong. Unlike the official evaluator (which waits
-forever), a query that runs past the timeout is stopped inside SQLite and counts as failed.
+forever), a query that runs past the timeout is stopped inside the engine and counts as failed.
 """
 
 from __future__ import annotations
