@@ -164,9 +164,9 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
         elif method.startswith("gkd"):
             from sqldistill.train.gkd import gkd_config, gkd_trainer
 
-            options = GKDOptions(teacher="(in memory)", lmbda=1.0 if method == "gkd-onpolicy" else 0.0, beta=0.5,
-                                 temperature=1.0, max_new_tokens=c_len, seq_kd=False, max_length=p_len + c_len + 1,
-                                 curriculum=True, **common)
+            options = GKDOptions(teacher="(in memory)", lmbda=1.0 if method == "gkd-onpolicy" else 0.0,
+                                 beta=0.5, temperature=1.0, max_new_tokens=c_len, seq_kd=False,
+                                 max_length=p_len + c_len + 1, curriculum=True, **common)
             args = gkd_config(out, options, lr=1e-4)
             trainer = gkd_trainer(student, teacher, tok, examples, args, [Clock()])
         else:
@@ -178,8 +178,8 @@ def run_one(method: str, cfg: dict[str, Any], steps: int, warmup: int, out: Path
 
             rows = [{"prompt": words(r[:p_len]), "chosen": " " + words(r[p_len:]),
                      "rejected": " " + words(r[p_len:][::-1])} for r in ids]
-            args = training_arguments(out, TrainOptions(**common), lr=1e-4, curriculum=True, config_class=DPOConfig,
-                                      beta=0.1, max_length=p_len + c_len + 1)
+            args = training_arguments(out, TrainOptions(**common), lr=1e-4, curriculum=True,
+                                      config_class=DPOConfig, beta=0.1, max_length=p_len + c_len + 1)
             reference = copy.deepcopy(student)  # a random-init model has no path TRL could reload it from
             trainer = DPOTrainer(model=student, ref_model=reference, args=args, train_dataset=Dataset.from_list(rows),
                                  processing_class=tok, callbacks=[Clock()])

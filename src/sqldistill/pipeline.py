@@ -67,8 +67,9 @@ def stage_synth(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
         options.update(teacher_pairs=t.new_pairs, paraphrases=t.paraphrases, vote=t.vote)
     feedback = state.run.root / "feedback.jsonl"
     stats = synthesize(cfg.database, work, SynthOptions(
-        n=cfg.synth.n, seed=cfg.seed, teacher=teacher, log=cfg.synth.log, feedback=feedback if feedback.is_file() else None,
-        valid_fraction=cfg.synth.valid_fraction, template_cap=cfg.synth.template_cap, timeout_s=cfg.synth.timeout_s,
+        n=cfg.synth.n, seed=cfg.seed, teacher=teacher, log=cfg.synth.log,
+        feedback=feedback if feedback.is_file() else None, valid_fraction=cfg.synth.valid_fraction,
+        template_cap=cfg.synth.template_cap, timeout_s=cfg.synth.timeout_s,
         prompt_format=PromptFormat(schema_style=cfg.prompt_schema), progress=False, **options))
     metrics["stats"] = stats
     metrics["train"] = _count_lines(work / "train.jsonl")

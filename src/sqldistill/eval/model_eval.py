@@ -42,7 +42,7 @@ def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str
     """EX (and EM on SQLite) of one model on each question set, plus its size and per-question latency.
 
     ``sets``: name -> {question, sql} records; the latency is timed on the first ``latency_questions`` of
-    the "human" set (else "valid"), one plain question at a time; ``workers`` 0: one scoring process per CPU."""
+    the "human" set (else "valid"), one plain question at a time; ``workers`` 0: a scoring process per CPU."""
     from sqldistill.db import connect
     from sqldistill.infer.predictor import Predictor
 
@@ -59,8 +59,8 @@ def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str
                 latencies.append((time.perf_counter() - started) * 1000)
                 preds.append(p.sql)
             (out / f"{name}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
-            scores = score_predictions(db, examples, preds, out / f"{name}.examples.jsonl", timeout_s=timeout_s,
-                                       workers=workers)
+            scores = score_predictions(db, examples, preds, out / f"{name}.examples.jsonl",
+                                       timeout_s=timeout_s, workers=workers)
             result[name] = {**scores, "latency_ms_p50": statistics.median(latencies) if latencies else None}
         timed = [e["question"] for e in (sets.get("human") or sets["valid"])][:latency_questions]
         lat = []

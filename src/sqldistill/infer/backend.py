@@ -83,7 +83,7 @@ class SqlGenerator(Protocol):
     - ``generate(questions, n, mode, ...)``: per question, up to ``n`` distinct candidates, best first (greedy
       gives one; ``check_decoding`` has validated ``mode`` and ``n``); a question the model writes nothing
       for gets one empty candidate; ``with_scores`` fills ``Candidate.score``;
-    - ``num_parameters``, ``device``; ``count_tokens(text)``: its length in the model's tokens (usage reports);
+    - ``num_parameters``, ``device``; ``count_tokens(text)``: its length in the model's tokens (for usage);
     - ``streaming``: whether ``stream`` returns a ``ContinuousDecoder`` (else it returns None);
       ``known_sql``: answers seen before, which a decoder may use to guess tokens ahead (the result is the
       same, only faster).
@@ -107,4 +107,5 @@ class SqlGenerator(Protocol):
                known_sql: Sequence[str] = ()) -> ContinuousDecoder | None: ...
 
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "MODES", "Candidate", "ContinuousDecoder", "SqlGenerator", "check_decoding"]
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "MODES", "Candidate", "ContinuousDecoder", "SqlGenerator",
+           "check_decoding"]

@@ -102,7 +102,8 @@ class CausalLMGenerator:
             if mode == "greedy" and self.fast is not None:
                 token_lists = [[t] for t in self.fast.greedy(prompts, max_new_tokens, self.eos_id)]
             else:
-                token_lists = self._transformers_generate(prompts, n, mode, max_new_tokens, temperature, top_p)
+                token_lists = self._transformers_generate(prompts, n, mode, max_new_tokens, temperature,
+                                                          top_p)
             scores = self._scores(prompts, token_lists) if with_scores else None
             return [self.candidates(cands, scores[q] if scores else None) for q, cands in enumerate(token_lists)]
 
