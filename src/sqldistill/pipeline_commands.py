@@ -66,6 +66,10 @@ def distill_cmd(config: str, run_dir: str | None, quiet: bool) -> None:
     import time
 
     from rich.console import Console
+
+    from sqldistill._extras import require_extra
+
+    require_extra("train", "sqldistill distill")
     from rich.table import Table
 
     from sqldistill.config import load_config
