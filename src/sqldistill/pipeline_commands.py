@@ -63,6 +63,9 @@ def distill_cmd(config: str, run_dir: str | None, quiet: bool) -> None:
 
     Rerunning the same command resumes: finished stages are skipped, an interrupted one is redone.
     """
+    from sqldistill._extras import require_extra
+
+    require_extra("train", "sqldistill distill")  # one line now, not an ImportError from inside a stage
     import time
 
     from rich.console import Console

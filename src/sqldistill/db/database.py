@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqldistill._extras import require_extra
 from sqldistill.db.targets import Target, parse_target
 from sqldistill.errors import ConnectionFailed, NotADatabase
 from sqldistill.records import ExecResult
@@ -196,6 +197,7 @@ class DuckDBDatabase(Database):
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
+        require_extra("duckdb", f"opening {target.display}")
         import duckdb
 
         try:
@@ -255,6 +257,11 @@ class ServerDatabase(Database):
     def __init__(self, target: Target) -> None:
         super().__init__(target)
         self.dialect = target.dialect
+        # the statements below run through these drivers' own APIs, whatever driver the URL names
+        if self.dialect == "postgresql":
+            require_extra("postgres", f"connecting to {target.display}")
+        else:
+            require_extra("mysql", f"connecting to {target.display}")
         from sqlalchemy import create_engine
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 

@@ -41,6 +41,9 @@ def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, g
     if not question.strip():
         raise DataError("the question is empty", hint="Pass the question as the second argument, in quotes")
 
+    from sqldistill._extras import MODEL_RUNTIME, require_extra
+
+    require_extra("serve", "sqldistill ask", MODEL_RUNTIME)
     from sqldistill.db import connect
     from sqldistill.models.modeldir import read_model_meta
     from sqldistill.serve.guard import Guardrails, jsonable_rows, run_guarded
@@ -134,9 +137,10 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
               device: str | None, threads: int | None, guided: bool, model_process: bool | None,
               fast_decoder: bool | None, speculative: bool) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
+    from sqldistill._extras import require_extra
     from sqldistill.errors import ConfigError
 
-
+    require_extra("serve", "sqldistill serve")
     api_key = None
     if api_key_env:
         api_key = os.environ.get(api_key_env, "")

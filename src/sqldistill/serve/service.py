@@ -22,10 +22,10 @@ from sqldistill.serve.batcher import Batcher
 from sqldistill.serve.drift import DriftMonitor, SchemaDrift, diff_schemas
 from sqldistill.serve.feedback import FeedbackStore
 from sqldistill.serve.guard import Guardrails, jsonable_rows, run_guarded
-from sqldistill.serve.metrics import Metrics, server_metrics
 from sqldistill.serve.requestlog import RequestLog, hardness_function
 
 if TYPE_CHECKING:
+    from sqldistill.serve.metrics import Metrics
     from sqldistill.serve.worker import ModelWorker
 
 REQUEST_LOG_FILE = "requests.jsonl"
@@ -117,6 +117,8 @@ class SqlService:
         self.info = info
         self.guard = guard or Guardrails()
         self.max_new_tokens = max_new_tokens
+        from sqldistill.serve.metrics import server_metrics  # the serving extra; `check` works without it
+
         self.metrics: Metrics = server_metrics()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.request_log = RequestLog(self.run_dir / REQUEST_LOG_FILE if self.run_dir else None, info.schema)

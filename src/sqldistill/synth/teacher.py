@@ -301,6 +301,9 @@ class LocalTeacher(Teacher):
         if not (p / "config.json").is_file():
             raise ConfigError(f"{p} is not a transformers model directory (no config.json)",
                               hint="Pass a folder written by save_pretrained, or an http(s) URL")
+        from sqldistill._extras import MODEL_RUNTIME, require_extra
+
+        require_extra("train", "a local teacher model", MODEL_RUNTIME)
         super().__init__(model=p.name, cache_dir=cache_dir, concurrency=1, temperature=temperature)
         self.path = p
         self.device = device

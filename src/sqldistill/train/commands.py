@@ -170,6 +170,9 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any other option of the method.")
 def train_cmd(config: Path | None, sets: tuple[str, ...], **flags: Any) -> None:
     """Train a student from CONFIG (YAML) and/or flags, and write a model directory."""
+    from sqldistill._extras import require_extra
+
+    require_extra("train", "sqldistill train")  # before the method's module imports torch, trl and peft
     merged: dict[str, Any] = read_config(config) if config else {}
     merged.update({k: v for k, v in flags.items() if v is not None})
     merged.update(_parse_set(sets))
