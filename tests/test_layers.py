@@ -3,7 +3,8 @@ it, and no two packages import each other.
 
 The order, bottom to top, and why each sits where it does:
 
-- ``errors``; ``records`` and ``jsonfiles``: the exception hierarchy, the shared record types, atomic writes;
+- ``errors``; ``records``, ``jsonfiles`` and ``_extras``: the exception hierarchy, the shared record types,
+  atomic writes, the check for an optional extra (drivers and commands call it before importing one);
 - ``sql``: sqlglot helpers that need no database (parse, read-only allowlist, skeletons, grounding, names);
 - ``db``: connections, reflection, execution, result comparison (it checks statements with ``sql.safety``);
 - ``spider``: the Spider evaluator's parts (parser, hardness, exact match, execution semantics, report table);
@@ -34,7 +35,7 @@ ROOT = ""  # the package's own __init__
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("records", "jsonfiles"),
+    ("records", "jsonfiles", "_extras"),
     ("sql",),
     ("db",),
     ("spider",),
