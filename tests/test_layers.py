@@ -163,3 +163,19 @@ def test_the_checker_sees_lazy_type_only_and_relative_imports() -> None:
                              ("train", 6)]
     # and on a real module: scoring's database import happens inside a function
     assert "db" in {unit for unit, _ in file_imports(SRC / "eval" / "scoring.py")}
+
+
+def test_every_lazily_exported_name_loads_and_an_unknown_one_says_which_package() -> None:
+    """Each package's ``__all__`` names load from the module its export table gives (a typo there fails
+    here, not on a user's first call)."""
+    import importlib
+
+    import pytest
+
+    for package in ("sqldistill.eval", "sqldistill.serve", "sqldistill.synth", "sqldistill.train"):
+        module = importlib.import_module(package)
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (package, name)
+        with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'no_such_name'"):
+            module.no_such_name  # noqa: B018

@@ -6,6 +6,7 @@ The top-level verbs are imported lazily so that importing the package (and ``sql
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 __version__ = "0.1.0"
@@ -23,6 +24,20 @@ _VERBS = {
 }
 
 __all__ = [*sorted(_VERBS), "__version__"]
+
+
+def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]) -> tuple[list[str], Callable[[str], Any]]:
+    """A package's ``__all__`` and a loader for its module-level ``__getattr__``: ``exports`` maps each module
+    (relative to ``package`` when it starts with a dot) to the names it gives; a name is imported on first use."""
+    where = {name: (f"{package}{module}" if module.startswith(".") else module)
+             for module, names in exports.items() for name in names}
+
+    def load(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module '{package}' has no attribute {name!r}")
+        return getattr(importlib.import_module(where[name]), name)
+
+    return sorted(where), load
 
 
 def __getattr__(name: str) -> Any:

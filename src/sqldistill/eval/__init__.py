@@ -13,27 +13,17 @@ Heavy parts load on first use, so importing ``sqldistill.eval`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "evaluate": "sqldistill.eval.scoring",
-    "EvalReport": "sqldistill.eval.scoring",
-    "ExampleResult": "sqldistill.eval.scoring",
-    "find_database": "sqldistill.eval.scoring",
-    "GoldExample": "sqldistill.eval.loaders",
-    "load_gold": "sqldistill.eval.loaders",
-    "load_predictions": "sqldistill.eval.loaders",
-    "build_testsuite": "sqldistill.eval.testsuite",
-    "SuiteReport": "sqldistill.eval.testsuite",
-    "mutate": "sqldistill.eval.mutations",
-    "Mutation": "sqldistill.eval.mutations",
-}
+from sqldistill import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, _load = lazy_exports(__name__, {
+    ".scoring": ("evaluate", "EvalReport", "ExampleResult", "find_database"),
+    ".loaders": ("GoldExample", "load_gold", "load_predictions"),
+    ".testsuite": ("build_testsuite", "SuiteReport"),
+    ".mutations": ("mutate", "Mutation"),
+})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sqldistill.eval' has no attribute {name!r}")
+    return _load(name)

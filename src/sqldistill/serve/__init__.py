@@ -6,30 +6,19 @@ Heavy pieces (FastAPI, the predictor) are imported lazily so that ``import sqldi
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "create_app": "sqldistill.serve.app",
-    "SqlService": "sqldistill.serve.service",
-    "Answer": "sqldistill.serve.service",
-    "model_schema_drift": "sqldistill.serve.service",
-    "default_run_dir": "sqldistill.serve.service",
-    "diff_schemas": "sqldistill.serve.drift",
-    "SchemaDrift": "sqldistill.serve.drift",
-    "Guardrails": "sqldistill.serve.guard",
-    "run_guarded": "sqldistill.serve.guard",
-    "FeedbackStore": "sqldistill.serve.feedback",
-    "read_feedback": "sqldistill.serve.feedback",
-    "validate_correction": "sqldistill.serve.feedback",
-    "RequestLog": "sqldistill.serve.requestlog",
-    "read_request_log": "sqldistill.serve.requestlog",
-}
+from sqldistill import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, _load = lazy_exports(__name__, {
+    ".app": ("create_app",),
+    ".service": ("SqlService", "Answer", "model_schema_drift", "default_run_dir"),
+    ".drift": ("diff_schemas", "SchemaDrift"),
+    ".guard": ("Guardrails", "run_guarded"),
+    ".feedback": ("FeedbackStore", "read_feedback", "validate_correction"),
+    ".requestlog": ("RequestLog", "read_request_log"),
+})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sqldistill.serve' has no attribute {name!r}")
+    return _load(name)

@@ -7,28 +7,20 @@ on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "synthesize": "sqldistill.synth.synthesis",
-    "SynthOptions": "sqldistill.synth.synthesis",
-    "DEFAULT_MIX": "sqldistill.synth.synthesis",
-    "make_teacher": "sqldistill.synth.teacher",
-    "Teacher": "sqldistill.synth.teacher",
-    "OpenAITeacher": "sqldistill.synth.teacher",
-    "LocalTeacher": "sqldistill.synth.teacher",
-    "TemplateSource": "sqldistill.synth.sampler",
-    "CONSTRUCTS": "sqldistill.synth.templates",
-    "mine_log": "sqldistill.synth.logmine",
-    "realise": "sqldistill.synth.realise",
-    "build_graph": "sqldistill.synth.graph",
-}
+from sqldistill import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, _load = lazy_exports(__name__, {
+    ".synthesis": ("synthesize", "SynthOptions", "DEFAULT_MIX"),
+    ".teacher": ("make_teacher", "Teacher", "OpenAITeacher", "LocalTeacher"),
+    ".sampler": ("TemplateSource",),
+    ".templates": ("CONSTRUCTS",),
+    ".logmine": ("mine_log",),
+    ".realise": ("realise",),
+    ".graph": ("build_graph",),
+})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sqldistill.synth' has no attribute {name!r}")
+    return _load(name)

@@ -1,12 +1,14 @@
 """Student training (sft, kd, kid, gkd, dpo, recursive rounds); decoding is ``sqldistill.infer``.
 
-Public API (flat keyword arguments; names are loaded lazily so importing this package stays cheap):
+Public API (names are loaded lazily so importing this package stays cheap); each method takes one options
+object from ``sqldistill.train.options``:
 
-- ``train_sft(train_file, out_dir, *, model="5m", **options)``, ``train_kd(..., teacher=...)``,
-  ``train_kid(..., teacher=...)`` and the general ``train_student(method, train_file, out_dir, **options)``;
-- ``train_gkd(train_file, out_dir, *, teacher, ...)`` (TRL GKDTrainer);
-- ``build_dpo_pairs(train_file, out_file, *, weak_model, db)`` and ``train_dpo(pairs_file, out_dir, *, model)``;
-- ``train_rounds(train_file, out_dir, *, unlabelled_file, db, rounds=2, ...)``;
+- ``train_student(method, train_file, out_dir, KDOptions(...))`` for sft, kd and kid, with the shortcuts
+  ``train_sft(train_file, out_dir, **kd_options)``, ``train_kd(..., teacher=...)``, ``train_kid(..., teacher=...)``;
+- ``train_gkd(train_file, out_dir, GKDOptions(teacher=...))`` (TRL GKDTrainer);
+- ``build_dpo_pairs(train_file, out_file, weak_model=..., db=...)`` and
+  ``train_dpo(pairs_file, out_dir, DPOOptions(model=...))``;
+- ``train_rounds(train_file, out_dir, RoundsOptions(unlabelled_file=..., db=..., rounds=2))``;
 - model directories: ``save_model_dir``, ``read_model_meta`` (see ``sqldistill.models.modeldir`` for the contract);
 - from-scratch models: ``SIZES``, ``new_model``, ``train_tokenizer``; any local model: ``load_model``.
 
@@ -15,34 +17,20 @@ Every training call returns a ``TrainResult`` and leaves a complete model direct
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "TrainResult": "methods",
-    "train_student": "methods",
-    "train_sft": "methods",
-    "train_kd": "methods",
-    "train_kid": "methods",
-    "train_gkd": "gkd",
-    "build_dpo_pairs": "dpo",
-    "train_dpo": "dpo",
-    "train_rounds": "rounds",
-    "execution_accuracy": "rounds",
-    "save_model_dir": "sqldistill.models.modeldir",
-    "read_model_meta": "sqldistill.models.modeldir",
-    "SIZES": "sqldistill.models.sizes",
-    "new_model": "sqldistill.models.causal",
-    "train_tokenizer": "sqldistill.models.causal",
-    "load_model": "sqldistill.models.causal",
-    "load_tokenizer": "sqldistill.models.causal",
-}
+from sqldistill import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, _load = lazy_exports(__name__, {
+    ".methods": ("TrainResult", "train_student", "train_sft", "train_kd", "train_kid"),
+    ".gkd": ("train_gkd",),
+    ".dpo": ("build_dpo_pairs", "train_dpo"),
+    ".rounds": ("train_rounds", "execution_accuracy"),
+    "sqldistill.models.modeldir": ("save_model_dir", "read_model_meta"),
+    "sqldistill.models.sizes": ("SIZES",),
+    "sqldistill.models.causal": ("new_model", "train_tokenizer", "load_model", "load_tokenizer"),
+})
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sqldistill.train' has no attribute '{name}'")
-    return getattr(importlib.import_module(module if "." in module else f"sqldistill.train.{module}"), name)
+    return _load(name)
