@@ -8,30 +8,22 @@ keys), which must become foreign-key edges of the new schema. ``abstract`` makes
 ``instantiate`` fills one in over a ``SchemaGraph``, choosing tables along edges, columns by role and values
 from the database. Failing constraints give None, never a broken query.
 
-The bank shipped in ``prompts/shapes.txt`` (JSON Lines, one shape and its count per line) was built by
-``build_bank`` from the Spider training log (train_gold.sql over the training databases, none of the
-open-dev ones); regenerate with ``python -m sqldistill.synth.shapes LOG DATABASE_DIR OUT``. It carries
-no question text and no database content, only shapes. Sampling shapes in proportion to (the square root
-of) how often people asked them gives the long tail of constructs the hand-written templates miss.
+``abstract_slots`` and ``instantiate_slots`` also say which column each slot stood for and became, which
+lets a question written for the logged query be re-worded for the new one (``corpus``). The shapes of the
+public corpus ship with the package (``corpus/``); sampling them gives the long tail of constructs the
+hand-written templates miss.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-from collections import Counter
-from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query
 
 Shape = dict[str, Any]
-BANK_FILE = "shapes.txt"
 
 
 _KIND = {"label": "text", "category": "text", "free": "text", "measure": "number", "date": "date", "key": "key"}
@@ -152,8 +144,8 @@ class _Abstractor:
         return out
 
 
-def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
-    """The shape of ``q`` over ``graph``, or None when a column is unknown."""
+def abstract_slots(q: Query, graph: SchemaGraph) -> tuple[Shape, dict[str, Col], dict[str, int]] | None:
+    """The shape of ``q``, which column each slot stands for and which variable each table became."""
     a = _Abstractor(graph)
     try:
         body = a.query(q)
@@ -162,7 +154,13 @@ def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
     shape: Shape = {"q": body, "slots": a.slot_info}
     if a.links:
         shape["links"] = a.links
-    return shape
+    return shape, {name: Col(t, c) for (t, c), name in a.slots.items()}, dict(a.vars)
+
+
+def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
+    """The shape of ``q`` over ``graph``, or None when a column is unknown."""
+    done = abstract_slots(q, graph)
+    return done[0] if done is not None else None
 
 
 # ---------------------------------------------------------------------------- instantiation
@@ -324,70 +322,31 @@ class _Filler:
         return q
 
 
+@dataclass(frozen=True)
+class Filled:
+    """A shape filled in: the query, and the column and table each slot and variable became."""
+
+    query: Query
+    columns: dict[str, ColumnInfo]
+    tables: dict[int, TableInfo]
+
+
+def instantiate_slots(shape: Shape, graph: SchemaGraph, rng: random.Random,
+                      links: dict[str, list[Any]]) -> Filled | None:
+    """``shape`` filled in over ``graph`` with its slot assignment, or None when it cannot fit."""
+    filler = _Filler(shape, graph, rng, links)
+    try:
+        q = filler.fill()
+    except (_Fail, KeyError, IndexError, TypeError, ValueError):
+        return None
+    return Filled(q, dict(filler.cols), dict(filler.tables))
+
+
 def instantiate(shape: Shape, graph: SchemaGraph, rng: random.Random,
                 links: dict[str, list[Any]]) -> Query | None:
     """``shape`` filled in over ``graph`` (``links`` as ``Picker.links``), or None when it cannot fit."""
-    try:
-        return _Filler(shape, graph, rng, links).fill()
-    except (_Fail, KeyError, IndexError, TypeError, ValueError):
-        return None
+    filled = instantiate_slots(shape, graph, rng, links)
+    return filled.query if filled is not None else None
 
 
-# ---------------------------------------------------------------------------- the bank
-
-
-@lru_cache(maxsize=1)
-def load_bank() -> tuple[tuple[int, Shape], ...]:
-    """(count, shape) pairs of the shipped bank; empty when the file is missing."""
-    try:
-        text = resources.files("sqldistill.synth").joinpath(f"prompts/{BANK_FILE}").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        return ()
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            row = json.loads(line)
-            out.append((int(row["n"]), row["shape"]))
-    return tuple(out)
-
-
-def build_bank(log: str | os.PathLike[str], db_dir: str | os.PathLike[str], out: str | os.PathLike[str],
-               exclude: Sequence[str] = ()) -> int:
-    """Abstract every parsable query of a ``SQL<TAB>db_id`` log over its database; write counted shapes."""
-    from sqldistill.db import connect, reflect
-    from sqldistill.synth.graph import build_graph
-    from sqldistill.synth.logmine import parse_query
-
-    by_db: dict[str, list[str]] = {}
-    for line in Path(log).read_text(encoding="utf-8").splitlines():
-        if "\t" in line:
-            sql, db_id = line.rsplit("\t", 1)
-            if db_id.strip() not in exclude:
-                by_db.setdefault(db_id.strip(), []).append(sql)
-    counts: Counter[str] = Counter()
-    for db_id in sorted(by_db):
-        path = Path(db_dir) / db_id / f"{db_id}.sqlite"
-        if not path.is_file():
-            continue
-        with connect(str(path)) as db:
-            graph = build_graph(db, reflect(db, samples=0), values_per_column=5)
-        for sql in by_db[db_id]:
-            q = parse_query(sql, graph)
-            shape = abstract(q, graph) if q is not None else None
-            if shape is not None:
-                counts[json.dumps(shape, sort_keys=True, separators=(",", ":"))] += 1
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    Path(out).write_text("".join(json.dumps({"n": n, "shape": json.loads(s)}, sort_keys=True, separators=(",", ":"))
-                                 + "\n" for s, n in rows), encoding="utf-8")
-    return len(rows)
-
-
-__all__ = ["BANK_FILE", "Shape", "abstract", "build_bank", "instantiate", "load_bank"]
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerating the shipped bank
-    import sys
-
-    if len(sys.argv) != 4:
-        sys.exit("usage: python -m sqldistill.synth.shapes LOG.sql DATABASE_DIR OUT.txt")
-    print(f"{build_bank(sys.argv[1], sys.argv[2], sys.argv[3])} shapes written to {sys.argv[3]}")
+__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots"]
