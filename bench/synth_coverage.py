@@ -47,8 +47,9 @@ def _gold(args: argparse.Namespace, spider: Path) -> dict[str, list[str]]:
     gold: dict[str, list[str]] = defaultdict(list)
     wanted: set[str] | None = None
     questions = args.questions
-    if args.dbs == "tune":
-        wanted = set((spider / "tune_dbs.txt").read_text(encoding="utf-8").split())
+    if args.dbs == "tune" or "," in args.dbs:
+        names = args.dbs.split(",") if "," in args.dbs else []
+        wanted = set(names or (spider / "tune_dbs.txt").read_text(encoding="utf-8").split())
         questions = questions or str(spider / "train.json")
     if args.log_gold:
         for line in Path(args.log_gold).read_text(encoding="utf-8").splitlines():
@@ -72,7 +73,7 @@ def main() -> int:
     ap.add_argument("--db-dir", default=str(spider / "database"))
     ap.add_argument("--log-gold", default=None, help="measure against a SQL<TAB>db_id log instead")
     ap.add_argument("--dbs", default="open-dev", help="open-dev, tune (train.json questions of tune_dbs.txt), "
-                                                      "or N: only the first N databases (sorted by name)")
+                                                      "a comma list of training databases, or N: only the first N (sorted by name)")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--misses", type=int, default=0, help="print up to N uncovered gold skeletons")

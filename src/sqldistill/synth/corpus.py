@@ -241,6 +241,62 @@ def speak(template: str, filled: Filled, graph: SchemaGraph, rng: random.Random)
     return None if missing else " ".join(text.split())
 
 
+# ---------------------------------------------------------------------------- values from one row
+
+_ANCHORED = ("=", "like", "between", ">", ">=", "<", "<=")
+
+
+def anchor(q: Query, db: Any, rng: random.Random) -> Query:
+    """``q`` with the values of its AND-ed conditions taken from one real row of its tables, so conditions
+    drawn independently do not exclude each other (two equalities on values no row holds together)."""
+    from sqldistill.synth.ir import Cond, Item
+
+    where = tuple(Cond(c.left, c.op, anchor(c.value, db, rng), c.value2) if isinstance(c.value, Query) else c
+                  for c in q.where)
+    q = q.with_(where=where)
+    if q.other is not None:
+        q = q.with_(other=anchor(q.other, db, rng))
+    picks = [i for i, c in enumerate(q.where) if c.op in _ANCHORED and not c.left.agg and c.left.col.name != "*"
+             and not isinstance(c.value, (Query, Col, tuple)) and c.value is not None]
+    if q.conj != "and" or not picks:
+        return q
+    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins)
+    shuffle = "RAND()" if db.dialect.startswith("mysql") else "RANDOM()"
+    res = db.execute(f"{to_sql(probe, db.dialect)} ORDER BY {shuffle} LIMIT 1", timeout_s=1.0, max_rows=1)
+    if not res.ok or not res.rows:
+        return q
+    conds = list(q.where)
+    for i, seen in zip(picks, res.rows[0]):
+        c = conds[i]
+        value, value2 = _around(c, seen, rng)
+        conds[i] = Cond(c.left, c.op, value, value2)
+    return q.with_(where=tuple(conds))
+
+
+def _around(c: Any, seen: Any, rng: random.Random) -> tuple[Any, Any]:
+    """Values for condition ``c`` that the row value ``seen`` satisfies; ``c``'s own when none fit."""
+    if seen is None or (type(seen) is not type(c.value) and not (isinstance(seen, (int, float))
+                                                                 and isinstance(c.value, (int, float)))):
+        return c.value, c.value2
+    if c.op == "=":
+        return seen, None
+    if c.op == "like":
+        words = [w for w in str(seen).split() if len(w) >= 3 and w.isalnum()]
+        return (f"%{rng.choice(words)}%", None) if words else (c.value, c.value2)
+    if c.op in (">", ">=", "<", "<=", "between") and isinstance(seen, (int, float)) and not isinstance(seen, bool):
+        step = abs(seen) * rng.uniform(0.05, 0.5) or 1
+        lo, hi = seen - step, seen + step
+        if isinstance(seen, int):
+            lo, hi = int(lo), int(math.ceil(hi))
+            lo, hi = (lo - 1 if lo == seen else lo), (hi + 1 if hi == seen else hi)
+        else:
+            lo, hi = round(lo, 2), round(hi, 2)
+        if c.op == "between":
+            return lo, hi
+        return (lo if c.op.startswith(">") else hi), None
+    return c.value, c.value2
+
+
 # ---------------------------------------------------------------------------- building the artifact
 
 
@@ -326,11 +382,12 @@ class CorpusSource:
     The interface is the template sampler's (``next``, ``observe``, ``full``), so one fill loop serves both.
     """
 
-    def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus) -> None:
+    def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 
         self.graph = graph
+        self.db = db
         self.rng = random.Random(seed)
         self.links = Picker(graph, random.Random(seed)).links
         self.schema = spider_schema(graph)
@@ -363,15 +420,17 @@ class CorpusSource:
         self.tried[i] += 1
         entries = self.groups[i][1]
         filled = None
-        for _ in range(3):
+        for attempt in range(4):  # the shape's own column roles first, then any column its use allows
             entry = self.rng.choices(entries, weights=[e.n for e in entries])[0]
-            filled = instantiate_slots(entry.shape, self.graph, self.rng, self.links)
+            filled = instantiate_slots(entry.shape, self.graph, self.rng, self.links, strict=attempt < 2)
             if filled is not None and sensible(filled.query, self.graph):
                 break
             filled = None
         if filled is None:
             return None
         self.built[i] += 1
+        if self.db is not None:
+            filled = Filled(anchor(filled.query, self.db, self.rng), filled.columns, filled.tables)
         sql = to_sql(filled.query, self.graph.dialect)
         level = hardness_for(sql, self.schema)
         self.level.setdefault(i, level)

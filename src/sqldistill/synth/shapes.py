@@ -166,14 +166,38 @@ def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
 # ---------------------------------------------------------------------------- instantiation
 
 
+def _needs(q: dict[str, Any], out: dict[str, str]) -> None:
+    """What each slot's use asks of its column: "number" (sum, avg, ranges) or "text" (LIKE)."""
+    items = [*q["select"], *q.get("order", [])]
+    for c in (*q.get("where", []), *q.get("having", [])):
+        items.append(c["l"])
+        if c["op"] in ("<", ">", "<=", ">=", "between") and len(c["l"]) == 1:
+            out[c["l"][0]] = "number"
+        elif c["op"] in ("like", "not like"):
+            out[c["l"][0]] = "text"
+        for v in (c.get("v"), c.get("v2")):
+            if isinstance(v, dict) and "q" in v:
+                _needs(v["q"], out)
+    for it in items:
+        if len(it) > 1 and it[1] in ("sum", "avg"):
+            out[it[0]] = "number"
+    if "other" in q:
+        _needs(q["other"], out)
+
+
 class _Filler:
-    def __init__(self, shape: Shape, graph: SchemaGraph, rng: random.Random, links: dict[str, list[Any]]) -> None:
+    def __init__(self, shape: Shape, graph: SchemaGraph, rng: random.Random, links: dict[str, list[Any]],
+                 strict: bool = True) -> None:
         self.shape = shape
         self.g = graph
         self.rng = rng
         self.edges = links  # table -> [(other, my col, its col, up)]
         self.tables: dict[int, TableInfo] = {}
         self.cols: dict[str, ColumnInfo] = {}
+        self.strict = strict
+        self.needs: dict[str, str] = {}
+        if not strict:
+            _needs(shape["q"], self.needs)
 
     def _assign_links(self) -> None:
         pending = [tuple(link) for link in self.shape.get("links", [])]
@@ -190,9 +214,9 @@ class _Filler:
                 if ta not in self.tables:
                     continue
                 src = self.tables[ta]
-                options = []
+                options: list[tuple[str, str, str]] = []
                 for other, mine, theirs, up in self.edges.get(src.name, []):
-                    if direction and up != (direction == ">"):
+                    if direction and up != (direction == ">") and self.strict:
                         continue  # keep which side references which: NOT IN (SELECT fk ...) stays that way
                     if a in self.cols and self.cols[a].name != mine:
                         continue
@@ -254,7 +278,12 @@ class _Filler:
             return t.pk
         kind = _KIND.get(meta["role"], "text")
         near = _NEAR.get(meta["role"], ())
-        for test in (lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near):
+        tests = [lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near]
+        if not self.strict:  # any column the slot's use allows (a number for sums and ranges, text for LIKE)
+            need = self.needs.get(slot, "")
+            tests.append(lambda c: (c.numeric or c.kind == "date") if need == "number" else
+                         c.kind == "text" if need == "text" else c.role != "key" or meta["role"] == "key")
+        for test in tests:
             options = [c for c in t.columns if test(c) and c.name not in taken and (c.values or meta["role"] == "key")]
             if options:
                 return self.rng.choice(options)
@@ -332,9 +361,13 @@ class Filled:
 
 
 def instantiate_slots(shape: Shape, graph: SchemaGraph, rng: random.Random,
-                      links: dict[str, list[Any]]) -> Filled | None:
-    """``shape`` filled in over ``graph`` with its slot assignment, or None when it cannot fit."""
-    filler = _Filler(shape, graph, rng, links)
+                      links: dict[str, list[Any]], strict: bool = True) -> Filled | None:
+    """``shape`` filled in over ``graph`` with its slot assignment, or None when it cannot fit.
+
+    ``strict`` keeps each slot's column role and each link's direction; otherwise any column its use
+    allows (a number where it is summed or compared by size, text where it is matched) and either direction.
+    """
+    filler = _Filler(shape, graph, rng, links, strict)
     try:
         q = filler.fill()
     except (_Fail, KeyError, IndexError, TypeError, ValueError):

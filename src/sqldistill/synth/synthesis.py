@@ -228,7 +228,7 @@ def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 rest = n - len(run.kept)
                 share = shares["corpus"] / (shares["corpus"] + shares["templates"])
                 goal = n if shares["templates"] <= 0 else len(run.kept) + math.ceil(rest * share)
-                attempts += _fill(run, CorpusSource(graph, seed, corpus), goal, max_attempts=15 * rest + 200)
+                attempts += _fill(run, CorpusSource(graph, seed, corpus, db), goal, max_attempts=15 * rest + 200)
             if shares["templates"] > 0:
                 source = TemplateSource(graph, seed, phrasings=phrasings)
                 attempts += _fill(run, source, n, max_attempts=15 * n + 200)
