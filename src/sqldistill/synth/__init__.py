@@ -1,4 +1,5 @@
-"""Synthesis: question/SQL pairs from a database alone (templates, teacher, query log, feedback).
+"""Synthesis: question/SQL pairs from a database alone (learned corpus shapes, templates, teacher, query log,
+feedback).
 
 ``synthesize(target, out_dir, SynthOptions(n=..., seed=..., teacher=None, log=None))`` is the verb; ``make_teacher`` builds
 a teacher client (any OpenAI-compatible endpoint, or a local transformers model). Heavy parts are imported
@@ -14,6 +15,10 @@ _EXPORTS = {
     "synthesize": "sqldistill.synth.synthesis",
     "SynthOptions": "sqldistill.synth.synthesis",
     "DEFAULT_MIX": "sqldistill.synth.synthesis",
+    "DEFAULT_SOURCES": "sqldistill.synth.synthesis",
+    "load_corpus": "sqldistill.synth.corpus",
+    "build_corpus": "sqldistill.synth.corpus",
+    "CorpusSource": "sqldistill.synth.corpus",
     "make_teacher": "sqldistill.synth.teacher",
     "Teacher": "sqldistill.synth.teacher",
     "OpenAITeacher": "sqldistill.synth.teacher",

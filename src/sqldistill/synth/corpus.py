@@ -62,7 +62,7 @@ class Corpus:
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("sqldistill.synth").joinpath("corpus_data", ARTIFACT)))
+    return Path(str(resources.files("sqldistill.synth").joinpath("corpus_data").joinpath(ARTIFACT)))
 
 
 @lru_cache(maxsize=4)
@@ -261,12 +261,12 @@ def anchor(q: Query, db: Any, rng: random.Random) -> Query:
     if q.conj != "and" or not picks:
         return q
     probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins)
-    shuffle = "RAND()" if db.dialect.startswith("mysql") else "RANDOM()"
-    res = db.execute(f"{to_sql(probe, db.dialect)} ORDER BY {shuffle} LIMIT 1", timeout_s=1.0, max_rows=1)
+    # the engine's own random order would not follow the seed: the row is chosen here
+    res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
     if not res.ok or not res.rows:
         return q
     conds = list(q.where)
-    for i, seen in zip(picks, res.rows[0]):
+    for i, seen in zip(picks, rng.choice(res.rows)):
         c = conds[i]
         value, value2 = _around(c, seen, rng)
         conds[i] = Cond(c.left, c.op, value, value2)
@@ -287,7 +287,7 @@ def _around(c: Any, seen: Any, rng: random.Random) -> tuple[Any, Any]:
         step = abs(seen) * rng.uniform(0.05, 0.5) or 1
         lo, hi = seen - step, seen + step
         if isinstance(seen, int):
-            lo, hi = int(lo), int(math.ceil(hi))
+            lo, hi = int(lo), math.ceil(hi)
             lo, hi = (lo - 1 if lo == seen else lo), (hi + 1 if hi == seen else hi)
         else:
             lo, hi = round(lo, 2), round(hi, 2)
