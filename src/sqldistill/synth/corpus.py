@@ -241,6 +241,47 @@ def speak(template: str, filled: Filled, graph: SchemaGraph, rng: random.Random)
     return None if missing else " ".join(text.split())
 
 
+# ---------------------------------------------------------------------------- neighbouring shapes
+
+_OP_FAMILIES = (("=", "!=", ">", "<", ">=", "<="), ("like", "not like"), ("in", "not in"))
+_VALUE_AGGS = ("sum", "avg", "min", "max")
+_SETOPS = ("union", "intersect", "except")
+
+
+def mutate(shape: Shape, rng: random.Random) -> Shape:
+    """A neighbour of ``shape``: one or two of its operators, aggregates, AND/OR, DISTINCT, sort direction or
+    set operation changed. People ask these too, and a corpus holds only some of them."""
+    out: Shape = json.loads(json.dumps(shape))
+    sites: list[tuple[Any, Any, Sequence[Any]]] = []
+
+    def query(q: dict[str, Any]) -> None:
+        for it in (*q["select"], *q.get("order", [])):
+            if len(it) > 1 and it[1] in _VALUE_AGGS:
+                sites.append((it, 1, _VALUE_AGGS))
+        for c in (*q.get("where", []), *q.get("having", [])):
+            family = next((f for f in _OP_FAMILIES if c["op"] in f), None)
+            if family is not None:
+                sites.append((c, "op", family))
+            for key in ("v", "v2"):
+                if isinstance(c.get(key), dict) and "q" in c[key]:
+                    query(c[key]["q"])
+        if len(q.get("where", [])) > 1:
+            sites.append((q, "conj", ("and", "or")))
+        if q.get("order"):
+            sites.append((q, "desc", (True, False)))
+        if not any(len(it) > 1 for it in q["select"]):
+            sites.append((q, "distinct", (True, False)))
+        if "setop" in q:
+            sites.append((q, "setop", _SETOPS))
+            query(q["other"])
+
+    query(out["q"])
+    for container, key, options in rng.sample(sites, min(len(sites), 1 if rng.random() < 0.7 else 2)):
+        current = container[key] if not isinstance(container, dict) or key in container else None
+        container[key] = rng.choice([o for o in options if o != current])
+    return out
+
+
 # ---------------------------------------------------------------------------- values from one row
 
 _ANCHORED = ("=", "like", "between", ">", ">=", "<", "<=")
@@ -382,12 +423,14 @@ class CorpusSource:
     The interface is the template sampler's (``next``, ``observe``, ``full``), so one fill loop serves both.
     """
 
-    def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None) -> None:
+    def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
+                 neighbours: float = 0.5) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 
         self.graph = graph
         self.db = db
+        self.neighbours = neighbours  # share of repeat draws that fill a neighbour instead (``mutate``)
         self.rng = random.Random(seed)
         self.links = Picker(graph, random.Random(seed)).links
         self.schema = spider_schema(graph)
@@ -401,6 +444,7 @@ class CorpusSource:
         self.kept: Counter[int] = Counter()
         self.level: dict[int, str] = {}
         self.full: set[str] = set()
+        self.seen: set[str] = set()  # skeletons kept so far
 
     def _weight(self, i: int) -> float:
         fails = self.tried[i] - self.built[i]
@@ -412,6 +456,7 @@ class CorpusSource:
 
     def next(self) -> Example | None:
         """One candidate, or None when the drawn shape does not fit this schema."""
+        from sqldistill.sql.skeleton import skeleton
         from sqldistill.synth.realise import realise
         from sqldistill.synth.sampler import hardness_for
         from sqldistill.synth.templates import sensible
@@ -420,10 +465,14 @@ class CorpusSource:
         self.tried[i] += 1
         entries = self.groups[i][1]
         filled = None
+        # a skeleton already kept gives a neighbour instead of a repeat, when it asks something new
+        neighbour = self.kept[i] > 0 and self.rng.random() < self.neighbours
         for attempt in range(4):  # the shape's own column roles first, then any column its use allows
             entry = self.rng.choices(entries, weights=[e.n for e in entries])[0]
-            filled = instantiate_slots(entry.shape, self.graph, self.rng, self.links, strict=attempt < 2)
-            if filled is not None and sensible(filled.query, self.graph):
+            shape = mutate(entry.shape, self.rng) if neighbour else entry.shape
+            filled = instantiate_slots(shape, self.graph, self.rng, self.links, strict=attempt < 2)
+            if filled is not None and sensible(filled.query, self.graph) and not (
+                    neighbour and skeleton(to_sql(filled.query, self.graph.dialect)) in self.seen):
                 break
             filled = None
         if filled is None:
@@ -435,7 +484,7 @@ class CorpusSource:
         level = hardness_for(sql, self.schema)
         self.level.setdefault(i, level)
         question = None
-        if entry.phrasings:
+        if entry.phrasings and not neighbour:  # a neighbour means something else: it gets its own words
             question = speak(self.rng.choice(entry.phrasings), filled, self.graph, self.rng)
         worded = "corpus" if question else "realised"
         if not question:
@@ -444,9 +493,12 @@ class CorpusSource:
                        meta={"construct": "corpus", "group": i, "phrasing": worded})
 
     def observe(self, ex: Example, kept: bool) -> None:
+        from sqldistill.sql.skeleton import skeleton
+
         group = ex.meta.get("group")
         if kept and isinstance(group, int):
             self.kept[group] += 1
+            self.seen.add(skeleton(ex.sql))
 
 
 __all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "build_corpus", "default_path", "load_corpus",
