@@ -9,7 +9,7 @@ SQL are only read to measure; nothing built from them goes into synthesis.
 Skeleton normalisation (``sqldistill.sql.skeleton.NORMALISATION``) is printed with the table.
 
     python bench/synth_coverage.py [--dbs open-dev|tune|N] [--n 2000] [--seed 0]
-                                   [--sources corpus=0.6,templates=0.4] [--corpus PATH]
+                                   [--sources corpus=0.8,templates=0.2] [--corpus PATH]
 
 ``--dbs tune`` measures on the 20 tuning databases with their train.json questions as gold; the shipped
 corpus is built without them (``--corpus`` names another one, e.g. built with other databases held out).

@@ -155,7 +155,7 @@ def test_phrasing_slots_take_the_target_words_and_values(spider_dir: Path) -> No
 
 def test_source_mix_is_parsed_and_each_source_counted(corpus_file: Path, spider_dir: Path, tmp_path: Path) -> None:
     assert parse_sources("corpus=0.8, templates=0.2")["corpus"] == 0.8
-    assert parse_sources("")["templates"] == 0.4
+    assert parse_sources("")["templates"] == 0.2
     for bad in ("corpus=x", "magic=1", "templates=-1"):
         with pytest.raises(ConfigError):
             parse_sources(bad)

@@ -42,8 +42,8 @@ class SourceMix(_Strict):
     """Shares of n: the corpus of learned shapes and the templates split what feedback and the log leave;
     the log and the teacher (new pairs) are used up to their share when given."""
 
-    corpus: float = Field(0.6, ge=0, description="shapes and phrasings learned from a public corpus")
-    templates: float = Field(0.4, ge=0, description="the hand-written template sampler")
+    corpus: float = Field(0.8, ge=0, description="shapes and phrasings learned from a public corpus")
+    templates: float = Field(0.2, ge=0, description="the hand-written template sampler")
     log: float = Field(0.3, ge=0, le=1, description="at most this share from the query log")
     teacher: float = Field(0.1, ge=0, description="new pairs from the teacher endpoint")
 

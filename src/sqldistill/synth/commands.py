@@ -42,7 +42,7 @@ import click
 @click.option("--timeout", "timeout_s", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a candidate may run.")
 @click.option("--sources", default="", help="Source mix as name=share: corpus, templates, log, teacher "
-              "[default: corpus=0.6,templates=0.4,log=0.3,teacher=0.1].")
+              "[default: corpus=0.8,templates=0.2,log=0.3,teacher=0.1].")
 @click.option("--corpus", default=None, type=click.Path(dir_okay=False),
               help="A corpus of learned shapes other than the shipped one (scripts/build_synth_corpus.py).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")

@@ -424,7 +424,7 @@ class CorpusSource:
     """
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
-                 neighbours: float = 0.5) -> None:
+                 neighbours: float = 0.8) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 

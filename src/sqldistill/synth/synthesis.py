@@ -37,12 +37,12 @@ from sqldistill.synth.sampler import TemplateSource, hardness_for, spider_schema
 # Hardness mix of a real log of people's questions (the Spider training log: 23/35/22/20 %).
 DEFAULT_MIX: dict[str, float] = {"easy": 0.23, "medium": 0.35, "hard": 0.22, "extra": 0.20}
 # Shares of n per source. Feedback is always used in full; log and teacher only when given.
-DEFAULT_SOURCES: dict[str, float] = {"corpus": 0.6, "templates": 0.4, "log": 0.3, "teacher": 0.1}
+DEFAULT_SOURCES: dict[str, float] = {"corpus": 0.8, "templates": 0.2, "log": 0.3, "teacher": 0.1}
 SOURCES = ("corpus", "templates", "log", "teacher")
 
 
 def parse_sources(text: str) -> dict[str, float]:
-    """``corpus=0.6,templates=0.4`` as a mix; names left out keep their default share."""
+    """``corpus=0.8,templates=0.2`` as a mix; names left out keep their default share."""
     from sqldistill.errors import ConfigError
 
     mix = dict(DEFAULT_SOURCES)
