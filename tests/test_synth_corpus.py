@@ -21,8 +21,10 @@ from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth import SynthOptions, synthesize
 from sqldistill.synth.corpus import (
     CorpusSource,
+    anchor,
     build_corpus,
     load_corpus,
+    mutate,
     phrasing,
     speak,
     values_of,
@@ -213,3 +215,32 @@ def test_shipped_corpus_holds_out_the_tuning_databases() -> None:
     assert sum(bool(e.phrasings) for e in corpus.entries) > 300
     assert len(corpus.excluded) == 20 and {"wine_1", "csu_1", "store_1"} <= set(corpus.excluded)
     assert [e.n for e in corpus.entries] == sorted((e.n for e in corpus.entries), reverse=True)
+
+
+def test_values_come_from_one_row_and_neighbours_change_the_skeleton(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        # two values that no singer holds together: the anchored query takes both from one real row
+        q = parse_query("SELECT Name FROM singer WHERE Citizenship = 'France' AND Birth_Year = 1948", g)
+        assert q is not None and not db.execute(to_sql(q)).rows
+        rng = random.Random(0)
+        for _ in range(10):
+            fixed = anchor(q, db, rng)
+            assert skeleton(to_sql(fixed)) == skeleton(to_sql(q))
+            assert db.execute(to_sql(fixed)).rows, to_sql(fixed)
+        links = Picker(g, random.Random(0)).links
+        changed = 0
+        for _, sql in PAIRS:
+            parsed = parse_query(sql, g)
+            assert parsed is not None
+            done = abstract_slots(parsed, g)
+            assert done is not None
+            shape = done[0]
+            other = mutate(shape, rng)
+            assert other["slots"] == shape["slots"] and shape == abstract_slots(parsed, g)[0]  # type: ignore[index]
+            filled = instantiate_slots(other, g, rng, links, strict=False)
+            if filled is not None and other != shape:
+                assert skeleton(to_sql(filled.query)) != skeleton(sql)
+                assert db.execute(to_sql(filled.query)).ok
+                changed += 1
+        assert changed >= 4

@@ -11,7 +11,10 @@ part of its schema the query does not use, or a value that cannot be found, give
 At run time ``CorpusSource`` fills shapes in over the user's schema graph (tables along foreign keys,
 columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
 user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
-drawn by skeleton, favouring skeletons not yet kept, so a run covers as many kinds of question as it can.
+drawn by skeleton, favouring skeletons not yet kept, so a run covers as many kinds of question as it can;
+a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: another
+comparison, aggregate, AND/OR, DISTINCT, sort direction or set operation), worded by ``realise``. Values are
+read from one real row of the query's tables (``anchor``), so conditions drawn together select rows.
 
 The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
 """
@@ -246,6 +249,7 @@ def speak(template: str, filled: Filled, graph: SchemaGraph, rng: random.Random)
 _OP_FAMILIES = (("=", "!=", ">", "<", ">=", "<="), ("like", "not like"), ("in", "not in"))
 _VALUE_AGGS = ("sum", "avg", "min", "max")
 _SETOPS = ("union", "intersect", "except")
+_UNSET = {"desc": False, "distinct": False, "conj": "and"}  # what a shape leaves out
 
 
 def mutate(shape: Shape, rng: random.Random) -> Shape:
@@ -277,7 +281,7 @@ def mutate(shape: Shape, rng: random.Random) -> Shape:
 
     query(out["q"])
     for container, key, options in rng.sample(sites, min(len(sites), 1 if rng.random() < 0.7 else 2)):
-        current = container[key] if not isinstance(container, dict) or key in container else None
+        current = container[key] if not isinstance(container, dict) else container.get(key, _UNSET.get(key))
         container[key] = rng.choice([o for o in options if o != current])
     return out
 
@@ -420,6 +424,7 @@ def build_corpus(train: str | os.PathLike[str], db_dir: str | os.PathLike[str], 
 class CorpusSource:
     """Candidates from the corpus: a skeleton drawn (unseen ones first), one of its shapes filled in, worded.
 
+    A share ``neighbours`` of draws of an already kept skeleton fills a neighbour of the shape instead.
     The interface is the template sampler's (``next``, ``observe``, ``full``), so one fill loop serves both.
     """
 
@@ -482,6 +487,8 @@ class CorpusSource:
             filled = Filled(anchor(filled.query, self.db, self.rng), filled.columns, filled.tables)
         sql = to_sql(filled.query, self.graph.dialect)
         level = hardness_for(sql, self.schema)
+        if not level:
+            return None  # SQL the official parser cannot read: no hardness, and no use as a training target
         self.level.setdefault(i, level)
         question = None
         if entry.phrasings and not neighbour:  # a neighbour means something else: it gets its own words
@@ -501,5 +508,5 @@ class CorpusSource:
             self.seen.add(skeleton(ex.sql))
 
 
-__all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "build_corpus", "default_path", "load_corpus",
-           "phrasing", "speak", "values_of"]
+__all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "anchor", "build_corpus", "default_path", "load_corpus",
+           "mutate", "phrasing", "speak", "values_of"]
