@@ -411,7 +411,8 @@ def build_corpus(train: str | os.PathLike[str], db_dir: str | os.PathLike[str], 
                                         "Spider-Syn (Gan et al. 2021, MIT)",
             "excluded_dbs": excluded, "shapes": rows}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with gzip.GzipFile(out, "wb", mtime=0) as fh:  # mtime 0: the same inputs give the same bytes
+    # no time and no file name in the header: the same inputs give the same bytes
+    with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
         fh.write(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     stats["shapes"] = len(rows)
     stats["phrasings"] = sum(len(r["phrasings"]) for r in rows)
