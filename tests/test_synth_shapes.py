@@ -11,7 +11,7 @@ from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth.graph import build_graph
 from sqldistill.synth.ir import to_sql
 from sqldistill.synth.logmine import parse_query, read_log
-from sqldistill.synth.shapes import abstract, build_bank, instantiate, load_bank
+from sqldistill.synth.shapes import abstract, instantiate
 from sqldistill.synth.templates import Picker
 
 
@@ -56,17 +56,3 @@ def test_links_become_foreign_keys(spider_dir: Path) -> None:
         if new is not None:  # starting from song there is no way down: the shape does not fit
             inner = new.where[0].value
             assert (inner.tables[0], new.tables[0]) == ("song", "singer")  # the only foreign key, same direction
-
-
-def test_shipped_bank(spider_dir: Path, tmp_path: Path) -> None:
-    bank = load_bank()
-    assert len(bank) > 1000
-    counts = [n for n, _ in bank]
-    assert counts == sorted(counts, reverse=True) and counts[0] > 100
-    out = tmp_path / "bank.txt"
-    lines = [line for line in (spider_dir / "train_gold.sql").read_text().splitlines() if line.endswith("\tsinger")
-             or line.endswith("\tpoker_player") or line.endswith("\tperpetrator")]
-    log = tmp_path / "log.sql"
-    log.write_text("\n".join(lines))
-    assert build_bank(log, spider_dir / "database", out) > 10
-    assert all("shape" in json.loads(line) for line in out.read_text().splitlines())

@@ -40,7 +40,7 @@ def test_files_and_fields(run: tuple[Path, dict[str, Any]]) -> None:
     keys = {"question", "sql", "db_id", "hardness", "source", "construct", "prompt", "completion"}
     for row in train + valid:
         assert set(row) == keys
-        assert row["db_id"] == "poker_player" and row["source"] == "template"
+        assert row["db_id"] == "poker_player" and row["source"] in {"template", "corpus"}
         assert row["prompt"].endswith("SQL:") and with_digits(row["question"]) in row["prompt"]
         assert row["completion"] == " " + row["sql"]
         assert row["hardness"] in {"easy", "medium", "hard", "extra"}
@@ -71,7 +71,8 @@ def test_stats_count_every_critic_source_and_level(run: tuple[Path, dict[str, An
         assert r["critic"] and r["reason"]
         by_critic[r["critic"]] = by_critic.get(r["critic"], 0) + 1
     assert by_critic == {name: row["dropped"] for name, row in critics if row["dropped"]}
-    assert stats["sources"]["template"]["kept"] == 300
+    assert stats["sources"]["template"]["kept"] + stats["sources"]["corpus"]["kept"] == 300
+    assert stats["sources"]["corpus"]["kept"] >= 200  # the default mix gives the learned shapes 80 %
     assert sum(stats["hardness"].values()) == 300
     assert all(stats["hardness"][level] > 0 for level in ("easy", "medium", "hard", "extra"))
     # the mix of a real log of questions: each level holds its share (quotas are ceilings; they sum past n)

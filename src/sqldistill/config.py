@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sqldistill.errors import ConfigError
 from sqldistill.models.sizes import parse_size
@@ -38,12 +38,31 @@ class TeacherEndpoint(_Strict):
     price_per_1k_output: float = Field(0.0, ge=0)
 
 
+class SourceMix(_Strict):
+    """Shares of n: the corpus of learned shapes and the templates split what feedback and the log leave;
+    the log and the teacher (new pairs) are used up to their share when given."""
+
+    corpus: float = Field(0.8, ge=0, description="shapes and phrasings learned from a public corpus")
+    templates: float = Field(0.2, ge=0, description="the hand-written template sampler")
+    log: float = Field(0.3, ge=0, le=1, description="at most this share from the query log")
+    teacher: float = Field(0.1, ge=0, description="new pairs from the teacher endpoint")
+
+    @model_validator(mode="after")
+    def _something_fills(self) -> SourceMix:
+        if self.corpus <= 0 and self.templates <= 0:
+            raise ValueError("corpus or templates needs a positive share")
+        return self
+
+
 class SynthConfig(_Strict):
     n: int = Field(3000, ge=10, le=1_000_000, description="candidate pairs to sample from templates")
     valid_fraction: float = Field(0.05, ge=0, lt=0.5)
     log: Path | None = Field(None, description="a file of existing SQL to mine for templates")
     timeout_s: float = Field(2.0, gt=0, description="critics: a candidate must execute within this")
     template_cap: int = Field(40, ge=1, description="critics: at most this many pairs per SQL template")
+    sources: SourceMix = Field(default_factory=lambda: SourceMix(),
+                               description="shares of n per source of pairs")
+    corpus: Path | None = Field(None, description="a corpus of learned shapes other than the shipped one")
     teacher: TeacherEndpoint | None = None
 
 
@@ -156,7 +175,7 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     database = cfg.database
     if "://" not in database and not Path(database).is_absolute():
         database = str(base / database)
-    synth = cfg.synth.model_copy(update={"log": fix(cfg.synth.log)})
+    synth = cfg.synth.model_copy(update={"log": fix(cfg.synth.log), "corpus": fix(cfg.synth.corpus)})
     teacher = cfg.teacher_model.model_copy(update={"model": _model_path(cfg.teacher_model.model, base)}) \
         if cfg.teacher_model else None
     student = cfg.student.model_copy(update={"model": _model_path(cfg.student.model, base)})

@@ -70,6 +70,7 @@ def stage_synth(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
         n=cfg.synth.n, seed=cfg.seed, teacher=teacher, log=cfg.synth.log,
         feedback=feedback if feedback.is_file() else None, valid_fraction=cfg.synth.valid_fraction,
         template_cap=cfg.synth.template_cap, timeout_s=cfg.synth.timeout_s,
+        sources=cfg.synth.sources.model_dump(), corpus=cfg.synth.corpus,
         prompt_format=PromptFormat(schema_style=cfg.prompt_schema), progress=False, **options))
     metrics["stats"] = stats
     metrics["train"] = _count_lines(work / "train.jsonl")
@@ -188,7 +189,9 @@ def _unlabelled_questions(state: RunState, out: Path) -> None:
 
     tmp = out.parent / "second-synthesis"
     synthesize(state.cfg.database, tmp, SynthOptions(n=max(200, state.cfg.synth.n // 2), seed=state.cfg.seed + 1000,
-                                                     valid_fraction=0.0, progress=False))
+                                                     valid_fraction=0.0, progress=False,
+                                                     sources=state.cfg.synth.sources.model_dump(),
+                                                     corpus=state.cfg.synth.corpus))
     seen = {json.loads(line)["question"] for line in state.path("synth", "train.jsonl").open()}
     with out.open("w") as fh:
         for line in (tmp / "train.jsonl").open():

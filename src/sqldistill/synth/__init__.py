@@ -1,4 +1,5 @@
-"""Synthesis: question/SQL pairs from a database alone (templates, teacher, query log, feedback).
+"""Synthesis: question/SQL pairs from a database alone (learned corpus shapes, templates, teacher, query log,
+feedback).
 
 ``synthesize(target, out_dir, SynthOptions(n=..., seed=..., teacher=None, log=None))`` is the verb; ``make_teacher`` builds
 a teacher client (any OpenAI-compatible endpoint, or a local transformers model). Heavy parts are imported
@@ -12,7 +13,8 @@ from typing import Any
 from sqldistill import lazy_exports
 
 __all__, _load = lazy_exports(__name__, {
-    ".synthesis": ("synthesize", "SynthOptions", "DEFAULT_MIX"),
+    ".synthesis": ("synthesize", "SynthOptions", "DEFAULT_MIX", "DEFAULT_SOURCES"),
+    ".corpus": ("load_corpus", "build_corpus", "CorpusSource"),
     ".teacher": ("make_teacher", "Teacher", "OpenAITeacher", "LocalTeacher"),
     ".sampler": ("TemplateSource",),
     ".templates": ("CONSTRUCTS",),

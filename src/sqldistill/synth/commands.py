@@ -41,19 +41,24 @@ import click
               help="Most pairs per SQL template [default: max(6, n/100)].")
 @click.option("--timeout", "timeout_s", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a candidate may run.")
+@click.option("--sources", default="", help="Source mix as name=share: corpus, templates, log, teacher "
+              "[default: corpus=0.8,templates=0.2,log=0.3,teacher=0.1].")
+@click.option("--corpus", default=None, type=click.Path(dir_okay=False),
+              help="A corpus of learned shapes other than the shipped one (scripts/build_synth_corpus.py).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 def synth_cmd(target: str, out_dir: str, n: int, seed: int, teacher: str | None, teacher_model: str | None,
               teacher_key_env: str, teacher_concurrency: int, teacher_cache: str | None, teacher_pairs: int | None,
               paraphrases: float | None, vote: int, log_path: str | None, feedback: str | None,
               critics: tuple[str, ...], testsuite: tuple[str, ...], valid_fraction: float, prompt_schema: str,
-              template_cap: int | None, timeout_s: float, quiet: bool) -> None:
+              template_cap: int | None, timeout_s: float, sources: str, corpus: str | None, quiet: bool) -> None:
     """Synthesize validated question/SQL pairs for TARGET (a SQLite path or SQLAlchemy URL) into --out."""
     from pathlib import Path
 
     from sqldistill.data.prompt import PromptFormat
-    from sqldistill.synth.synthesis import SynthOptions, synthesize
+    from sqldistill.synth.synthesis import SynthOptions, parse_sources, synthesize
     from sqldistill.synth.teacher import make_teacher
 
+    mix = parse_sources(sources)
     client = None
     if teacher:
         cache = teacher_cache or str(Path(out_dir) / "teacher_cache")
@@ -64,7 +69,7 @@ def synth_cmd(target: str, out_dir: str, n: int, seed: int, teacher: str | None,
             n=n, seed=seed, teacher=client, log=log_path, feedback=feedback, teacher_pairs=teacher_pairs,
             paraphrases=paraphrases, vote=vote, critics=critics, testsuite=testsuite, valid_fraction=valid_fraction,
             prompt_format=PromptFormat(schema_style=prompt_schema), template_cap=template_cap, timeout_s=timeout_s,
-            progress=not quiet))
+            sources=mix, corpus=corpus, progress=not quiet))
     finally:
         if client is not None:
             client.close()

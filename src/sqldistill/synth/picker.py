@@ -18,7 +18,6 @@ from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query
-from sqldistill.synth.shapes import Shape
 
 COUNT = Item(STAR, "count")
 
@@ -54,8 +53,6 @@ class Picker:
         self.g = graph
         self.rng = rng
         self.used: Counter[str] = Counter()
-        self.bank: list[Shape] = []
-        self.bank_weights: list[float] | None = None
         self.tables = [t for t in graph.usable_tables() if any(c.values for c in t.columns)]
         names = {t.name for t in self.tables}
         # table -> [(other, my col, its col, up)]; up: the other table is the one referenced (n:1)

@@ -8,30 +8,22 @@ keys), which must become foreign-key edges of the new schema. ``abstract`` makes
 ``instantiate`` fills one in over a ``SchemaGraph``, choosing tables along edges, columns by role and values
 from the database. Failing constraints give None, never a broken query.
 
-The bank shipped in ``prompts/shapes.txt`` (JSON Lines, one shape and its count per line) was built by
-``build_bank`` from the Spider training log (train_gold.sql over the training databases, none of the
-open-dev ones); regenerate with ``python -m sqldistill.synth.shapes LOG DATABASE_DIR OUT``. It carries
-no question text and no database content, only shapes. Sampling shapes in proportion to (the square root
-of) how often people asked them gives the long tail of constructs the hand-written templates miss.
+``abstract_slots`` and ``instantiate_slots`` also say which column each slot stood for and became, which
+lets a question written for the logged query be re-worded for the new one (``corpus``). The shapes of the
+public corpus ship with the package (``corpus/``); sampling them gives the long tail of constructs the
+hand-written templates miss.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-from collections import Counter
-from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query
 
 Shape = dict[str, Any]
-BANK_FILE = "shapes.txt"
 
 
 _KIND = {"label": "text", "category": "text", "free": "text", "measure": "number", "date": "date", "key": "key"}
@@ -152,8 +144,8 @@ class _Abstractor:
         return out
 
 
-def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
-    """The shape of ``q`` over ``graph``, or None when a column is unknown."""
+def abstract_slots(q: Query, graph: SchemaGraph) -> tuple[Shape, dict[str, Col], dict[str, int]] | None:
+    """The shape of ``q``, which column each slot stands for and which variable each table became."""
     a = _Abstractor(graph)
     try:
         body = a.query(q)
@@ -162,20 +154,50 @@ def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
     shape: Shape = {"q": body, "slots": a.slot_info}
     if a.links:
         shape["links"] = a.links
-    return shape
+    return shape, {name: Col(t, c) for (t, c), name in a.slots.items()}, dict(a.vars)
+
+
+def abstract(q: Query, graph: SchemaGraph) -> Shape | None:
+    """The shape of ``q`` over ``graph``, or None when a column is unknown."""
+    done = abstract_slots(q, graph)
+    return done[0] if done is not None else None
 
 
 # ---------------------------------------------------------------------------- instantiation
 
 
+def _needs(q: dict[str, Any], out: dict[str, str]) -> None:
+    """What each slot's use asks of its column: "number" (sum, avg, ranges) or "text" (LIKE)."""
+    items = [*q["select"], *q.get("order", [])]
+    for c in (*q.get("where", []), *q.get("having", [])):
+        items.append(c["l"])
+        if c["op"] in ("<", ">", "<=", ">=", "between") and len(c["l"]) == 1:
+            out[c["l"][0]] = "number"
+        elif c["op"] in ("like", "not like"):
+            out[c["l"][0]] = "text"
+        for v in (c.get("v"), c.get("v2")):
+            if isinstance(v, dict) and "q" in v:
+                _needs(v["q"], out)
+    for it in items:
+        if len(it) > 1 and it[1] in ("sum", "avg"):
+            out[it[0]] = "number"
+    if "other" in q:
+        _needs(q["other"], out)
+
+
 class _Filler:
-    def __init__(self, shape: Shape, graph: SchemaGraph, rng: random.Random, links: dict[str, list[Any]]) -> None:
+    def __init__(self, shape: Shape, graph: SchemaGraph, rng: random.Random, links: dict[str, list[Any]],
+                 strict: bool = True) -> None:
         self.shape = shape
         self.g = graph
         self.rng = rng
         self.edges = links  # table -> [(other, my col, its col, up)]
         self.tables: dict[int, TableInfo] = {}
         self.cols: dict[str, ColumnInfo] = {}
+        self.strict = strict
+        self.needs: dict[str, str] = {}
+        if not strict:
+            _needs(shape["q"], self.needs)
 
     def _assign_links(self) -> None:
         pending = [tuple(link) for link in self.shape.get("links", [])]
@@ -192,9 +214,9 @@ class _Filler:
                 if ta not in self.tables:
                     continue
                 src = self.tables[ta]
-                options = []
+                options: list[tuple[str, str, str]] = []
                 for other, mine, theirs, up in self.edges.get(src.name, []):
-                    if direction and up != (direction == ">"):
+                    if direction and up != (direction == ">") and self.strict:
                         continue  # keep which side references which: NOT IN (SELECT fk ...) stays that way
                     if a in self.cols and self.cols[a].name != mine:
                         continue
@@ -256,7 +278,12 @@ class _Filler:
             return t.pk
         kind = _KIND.get(meta["role"], "text")
         near = _NEAR.get(meta["role"], ())
-        for test in (lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near):
+        tests = [lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near]
+        if not self.strict:  # any column the slot's use allows (a number for sums and ranges, text for LIKE)
+            need = self.needs.get(slot, "")
+            tests.append(lambda c: (c.numeric or c.kind == "date") if need == "number" else
+                         c.kind == "text" if need == "text" else c.role != "key" or meta["role"] == "key")
+        for test in tests:
             options = [c for c in t.columns if test(c) and c.name not in taken and (c.values or meta["role"] == "key")]
             if options:
                 return self.rng.choice(options)
@@ -324,70 +351,35 @@ class _Filler:
         return q
 
 
+@dataclass(frozen=True)
+class Filled:
+    """A shape filled in: the query, and the column and table each slot and variable became."""
+
+    query: Query
+    columns: dict[str, ColumnInfo]
+    tables: dict[int, TableInfo]
+
+
+def instantiate_slots(shape: Shape, graph: SchemaGraph, rng: random.Random,
+                      links: dict[str, list[Any]], strict: bool = True) -> Filled | None:
+    """``shape`` filled in over ``graph`` with its slot assignment, or None when it cannot fit.
+
+    ``strict`` keeps each slot's column role and each link's direction; otherwise any column its use
+    allows (a number where it is summed or compared by size, text where it is matched) and either direction.
+    """
+    filler = _Filler(shape, graph, rng, links, strict)
+    try:
+        q = filler.fill()
+    except (_Fail, KeyError, IndexError, TypeError, ValueError):
+        return None
+    return Filled(q, dict(filler.cols), dict(filler.tables))
+
+
 def instantiate(shape: Shape, graph: SchemaGraph, rng: random.Random,
                 links: dict[str, list[Any]]) -> Query | None:
     """``shape`` filled in over ``graph`` (``links`` as ``Picker.links``), or None when it cannot fit."""
-    try:
-        return _Filler(shape, graph, rng, links).fill()
-    except (_Fail, KeyError, IndexError, TypeError, ValueError):
-        return None
+    filled = instantiate_slots(shape, graph, rng, links)
+    return filled.query if filled is not None else None
 
 
-# ---------------------------------------------------------------------------- the bank
-
-
-@lru_cache(maxsize=1)
-def load_bank() -> tuple[tuple[int, Shape], ...]:
-    """(count, shape) pairs of the shipped bank; empty when the file is missing."""
-    try:
-        text = resources.files("sqldistill.synth").joinpath(f"prompts/{BANK_FILE}").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        return ()
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            row = json.loads(line)
-            out.append((int(row["n"]), row["shape"]))
-    return tuple(out)
-
-
-def build_bank(log: str | os.PathLike[str], db_dir: str | os.PathLike[str], out: str | os.PathLike[str],
-               exclude: Sequence[str] = ()) -> int:
-    """Abstract every parsable query of a ``SQL<TAB>db_id`` log over its database; write counted shapes."""
-    from sqldistill.db import connect, reflect
-    from sqldistill.synth.graph import build_graph
-    from sqldistill.synth.logmine import parse_query
-
-    by_db: dict[str, list[str]] = {}
-    for line in Path(log).read_text(encoding="utf-8").splitlines():
-        if "\t" in line:
-            sql, db_id = line.rsplit("\t", 1)
-            if db_id.strip() not in exclude:
-                by_db.setdefault(db_id.strip(), []).append(sql)
-    counts: Counter[str] = Counter()
-    for db_id in sorted(by_db):
-        path = Path(db_dir) / db_id / f"{db_id}.sqlite"
-        if not path.is_file():
-            continue
-        with connect(str(path)) as db:
-            graph = build_graph(db, reflect(db, samples=0), values_per_column=5)
-        for sql in by_db[db_id]:
-            q = parse_query(sql, graph)
-            shape = abstract(q, graph) if q is not None else None
-            if shape is not None:
-                counts[json.dumps(shape, sort_keys=True, separators=(",", ":"))] += 1
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    Path(out).write_text("".join(json.dumps({"n": n, "shape": json.loads(s)}, sort_keys=True, separators=(",", ":"))
-                                 + "\n" for s, n in rows), encoding="utf-8")
-    return len(rows)
-
-
-__all__ = ["BANK_FILE", "Shape", "abstract", "build_bank", "instantiate", "load_bank"]
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerating the shipped bank
-    import sys
-
-    if len(sys.argv) != 4:
-        sys.exit("usage: python -m sqldistill.synth.shapes LOG.sql DATABASE_DIR OUT.txt")
-    print(f"{build_bank(sys.argv[1], sys.argv[2], sys.argv[3])} shapes written to {sys.argv[3]}")
+__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots"]

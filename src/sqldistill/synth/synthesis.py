@@ -1,7 +1,9 @@
 """``synthesize``: from a database alone to a filtered, balanced question/SQL training set.
 
 Sources, in order of trust: user feedback, the query log, the teacher (new pairs and paraphrases of
-template questions), and the template sampler, which fills what is left up to ``n``. Every candidate goes
+kept questions), shapes and phrasings learned from a public corpus of people's questions (``corpus``), and
+the hand-written template sampler. ``sources`` sets the mix: the log and the teacher get at most their share
+of ``n``, and the corpus and the templates split what is left in proportion to theirs. Every candidate goes
 through the same ordered critics; kept pairs are split into train/valid, drops are written with the critic
 and its reason, and stats.json counts every critic, source, construct and hardness level.
 """
@@ -34,6 +36,27 @@ from sqldistill.synth.sampler import TemplateSource, hardness_for, spider_schema
 
 # Hardness mix of a real log of people's questions (the Spider training log: 23/35/22/20 %).
 DEFAULT_MIX: dict[str, float] = {"easy": 0.23, "medium": 0.35, "hard": 0.22, "extra": 0.20}
+# Shares of n per source. Feedback is always used in full; log and teacher only when given.
+DEFAULT_SOURCES: dict[str, float] = {"corpus": 0.8, "templates": 0.2, "log": 0.3, "teacher": 0.1}
+SOURCES = ("corpus", "templates", "log", "teacher")
+
+
+def parse_sources(text: str) -> dict[str, float]:
+    """``corpus=0.8,templates=0.2`` as a mix; names left out keep their default share."""
+    from sqldistill.errors import ConfigError
+
+    mix = dict(DEFAULT_SOURCES)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, share = part.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = -1.0
+        if name.strip() not in SOURCES or value < 0:
+            raise ConfigError(f"Bad source share {part!r}",
+                              hint=f"Write name=share with a name among {', '.join(SOURCES)}, e.g. corpus=0.6")
+        mix[name.strip()] = value
+    return mix
 
 
 def quotas(n: int, mix: dict[str, float]) -> dict[str, int]:
@@ -72,8 +95,8 @@ class _Run:
         return len(self.kept) >= self.n
 
 
-def _fill_from_templates(run: _Run, source: TemplateSource, target: int, max_attempts: int) -> int:
-    """Draw template candidates until ``target`` are kept. When a long run of draws keeps nothing, the
+def _fill(run: _Run, source: Any, target: int, max_attempts: int) -> int:
+    """Draw candidates from ``source`` (templates or corpus) until ``target`` are kept. When a long run of draws keeps nothing, the
     database cannot give the target hardness mix: the mix is lifted; if it stalls again, it is exhausted."""
     attempts = stall = 0
     patience = max(300, target // 2)
@@ -113,7 +136,8 @@ class SynthOptions:
     template_cap: int | None = None
     per_sql: int = 2
     phrasings: int = 1
-    log_share: float = 0.3
+    sources: dict[str, float] | None = None
+    corpus: str | os.PathLike[str] | None = None
     timeout_s: float = 2.0
     testsuite: Iterable[str | os.PathLike[str]] = ()
     progress: bool = True
@@ -124,8 +148,10 @@ def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     """Synthesize about ``n`` validated pairs for ``target`` into ``out_dir``; returns the stats written.
 
     ``n`` pairs come from user feedback, the query log ``log`` (one SQL per line, optionally
-    ``SQL<TAB>db_id``; at most ``log_share`` of ``n``) and the template sampler. A ``teacher``
-    (``sqldistill.synth.teacher.Teacher``) then adds ``teacher_pairs`` new pairs (default: n/10) and
+    ``SQL<TAB>db_id``; at most the log's share of ``n``), then the corpus of learned shapes and the template
+    sampler, splitting the rest by their ``sources`` shares (``DEFAULT_SOURCES``; ``corpus`` names another
+    corpus file than the shipped one). A ``teacher``
+    (``sqldistill.synth.teacher.Teacher``) then adds ``teacher_pairs`` new pairs (default: its share of n) and
     ``paraphrases`` paraphrases per kept template question (default 0.5); ``vote`` > 0 keeps only pairs
     whose result the majority of that many teacher SQLs reproduces. ``critics`` names further optional
     critics (distinguishable with ``testsuite`` databases, round_trip). The same seed and inputs give
@@ -134,7 +160,9 @@ def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     o = options or SynthOptions()
     n, seed, teacher, log, feedback, vote, critics = o.n, o.seed, o.teacher, o.log, o.feedback, o.vote, o.critics
     teacher_pairs, paraphrases, template_cap, timeout_s = o.teacher_pairs, o.paraphrases, o.template_cap, o.timeout_s
-    mix, per_sql, phrasings, log_share, testsuite = o.mix, o.per_sql, o.phrasings, o.log_share, o.testsuite
+    mix, per_sql, phrasings, testsuite = o.mix, o.per_sql, o.phrasings, o.testsuite
+    shares = {**DEFAULT_SOURCES, **(o.sources or {})}
+    unknown = sorted(set(shares) - set(SOURCES))
     prompt_format, valid_fraction, progress = o.prompt_format, o.valid_fraction, o.progress
     from sqldistill.db import connect, reflect
     from sqldistill.errors import ConfigError
@@ -143,10 +171,20 @@ def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     started = time.perf_counter()
     if n < 1:
         raise ConfigError(f"n must be at least 1, not {n}", hint="Pass --n with a positive number")
+    if unknown or any(v < 0 for v in shares.values()):
+        raise ConfigError(f"Bad source mix {o.sources}", hint=f"Shares are non-negative, for {', '.join(SOURCES)}")
+    if shares["corpus"] <= 0 and shares["templates"] <= 0:
+        raise ConfigError("The source mix gives no share to the corpus or the templates",
+                          hint="Give corpus or templates a positive share")
     if teacher is None and (vote or teacher_pairs or paraphrases or "round_trip" in critics):
         raise ConfigError("Teacher pairs, paraphrases, the vote and the round trip need a teacher",
                           hint="Pass --teacher, or leave those options out")
-    teacher_pairs = (math.ceil(n / 10) if teacher is not None else 0) if teacher_pairs is None else teacher_pairs
+    corpus = None
+    if shares["corpus"] > 0:
+        from sqldistill.synth.corpus import load_corpus
+
+        corpus = load_corpus(str(o.corpus) if o.corpus else None)
+    teacher_pairs = (math.ceil(n * shares["teacher"]) if teacher is not None else 0) if teacher_pairs is None else teacher_pairs
     paraphrases = (0.5 if teacher is not None else 0.0) if paraphrases is None else paraphrases
     optional = [*critics, *(["teacher_vote"] if vote and "teacher_vote" not in critics else [])]
     db = connect(str(target))
@@ -178,13 +216,22 @@ def synthesize(target: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             if log is not None:
                 from sqldistill.synth.logmine import mine_log
 
-                budget = len(run.kept) + math.ceil(n * log_share)
+                budget = len(run.kept) + math.ceil(n * shares["log"])
                 for ex in mine_log(log, graph, seed=seed):
                     if len(run.kept) >= min(budget, n):
                         break
                     run.offer(_annotate(ex, graph))
-            source = TemplateSource(graph, seed, phrasings=phrasings)
-            attempts = _fill_from_templates(run, source, n, max_attempts=15 * n + 200)
+            attempts = 0
+            if corpus is not None:
+                from sqldistill.synth.corpus import CorpusSource
+
+                rest = n - len(run.kept)
+                share = shares["corpus"] / (shares["corpus"] + shares["templates"])
+                goal = n if shares["templates"] <= 0 else len(run.kept) + math.ceil(rest * share)
+                attempts += _fill(run, CorpusSource(graph, seed, corpus, db), goal, max_attempts=15 * rest + 200)
+            if shares["templates"] > 0:
+                source = TemplateSource(graph, seed, phrasings=phrasings)
+                attempts += _fill(run, source, n, max_attempts=15 * n + 200)
             if teacher is not None and extras:
                 from sqldistill.synth.tasks import teacher_candidates
 
@@ -235,6 +282,8 @@ def _stats(run: _Run, db_id: str, n: int, seed: int, attempts: int, teacher: Any
         "hardness": {lvl: hardness.get(lvl, 0) for lvl in ("easy", "medium", "hard", "extra", "unknown")
                      if hardness.get(lvl, 0) or lvl != "unknown"},
         "constructs": dict(sorted(constructs.items())),
+        "corpus_wording": dict(sorted(Counter(str(ex.meta["phrasing"]) for ex in run.kept
+                                              if ex.source == "corpus" and "phrasing" in ex.meta).items())),
         "distinct_skeletons": len({skeleton(ex.sql) for ex in run.kept}),
         "mix_relaxed": bool(run.ctx.extra.get("mix_relaxed", False)),
         "elapsed_s": round(time.perf_counter() - started, 3),
@@ -278,4 +327,4 @@ class _progress_bar:
             self._progress.stop()
 
 
-__all__ = ["DEFAULT_MIX", "SynthOptions", "quotas", "synthesize"]
+__all__ = ["DEFAULT_MIX", "DEFAULT_SOURCES", "SOURCES", "SynthOptions", "parse_sources", "quotas", "synthesize"]

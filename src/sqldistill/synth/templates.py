@@ -5,20 +5,17 @@ graph, a seeded rng, and usage counters that keep tables and columns balanced) a
 None when the schema offers nothing suitable. Each construct varies its parts the way people's queries
 do (how many tables are joined, how many columns shown, how many conditions; see ``picker``), and the
 weights follow how often each kind of question occurs in a real log of people's questions (the Spider
-training log). ``logged_shape`` draws whole query shapes from that log (see ``shapes``) for the long tail.
+training log).
 ``sensible`` rejects what nobody asks. Values come from the database so conditions select rows.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query, walk
 from sqldistill.synth.picker import COUNT, ITEMS, TABLES_IN_JOIN, Path, Picker, col
-from sqldistill.synth.shapes import instantiate, load_bank
 
 Builder = Callable[[Picker], "Query | None"]
 
@@ -375,22 +372,6 @@ def sensible(q: Query, graph: SchemaGraph) -> bool:
     return True
 
 
-def logged_shape(p: Picker) -> Query | None:
-    """A query shape people asked in a public log (see ``shapes``), filled in over this schema.
-
-    Shapes are drawn in proportion to the square root of how often they were asked: common shapes stay
-    common, and the long tail still comes up.
-    """
-    if p.bank_weights is None:
-        bank = load_bank()
-        p.bank = [shape for _, shape in bank]
-        p.bank_weights = list(itertools.accumulate(math.sqrt(n) for n, _ in bank))
-    if not p.bank:
-        return None
-    shape = p.rng.choices(p.bank, cum_weights=p.bank_weights)[0]
-    return instantiate(shape, p.g, p.rng, p.links)
-
-
 CONSTRUCTS: tuple[tuple[str, float, Builder], ...] = (
     ("count_rows", 12.0, count_rows),
     ("listing", 30.0, listing),
@@ -403,7 +384,6 @@ CONSTRUCTS: tuple[tuple[str, float, Builder], ...] = (
     ("nested", 4.5, nested),
     ("membership", 5.5, membership),
     ("set_operation", 6.0, set_operation),
-    ("logged_shape", 35.0, logged_shape),
 )
 
 

@@ -1,0 +1,513 @@
+"""Query shapes and question phrasings learned from a public corpus of people's questions.
+
+Each human question/SQL pair of the corpus becomes a *shape* (``shapes.abstract_slots``: tables, columns and
+values replaced by typed slots) and, for its question and its paraphrase, a *phrasing*: the question with
+every mention of a slot's column or table, and every literal value of the query, replaced by a placeholder
+(``{c:s0}`` a column slot, ``{t:1}`` a table variable, ``{v:2}`` the query's third value; ``:p`` marks a
+plural mention). Mentions are found by matching tokens of the humanised schema names and of the values
+against the tokens of the question, with no word lists of any language; a question that also mentions a
+part of its schema the query does not use, or a value that cannot be found, gives no phrasing.
+
+At run time ``CorpusSource`` fills shapes in over the user's schema graph (tables along foreign keys,
+columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
+user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
+drawn by skeleton, favouring skeletons not yet kept, so a run covers as many kinds of question as it can;
+a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: another
+comparison, aggregate, AND/OR, DISTINCT, sort direction or set operation), worded by ``realise``. Values are
+read from one real row of the query's tables (``anchor``), so conditions drawn together select rows.
+
+The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqldistill.errors import DataError
+from sqldistill.records import Example
+from sqldistill.synth.graph import SchemaGraph
+from sqldistill.synth.ir import Col, Query, spoken_value, to_sql, walk
+from sqldistill.synth.shapes import Filled, Shape, abstract_slots, instantiate_slots
+
+FORMAT = 1
+ARTIFACT = "corpus.json.gz"
+_WORD = re.compile(r"\w+")
+_SLOT = re.compile(r"\{([ctv]):([A-Za-z0-9_]+)(:p)?\}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One shape of the corpus: how often people asked it, its skeleton and its phrasings."""
+
+    n: int
+    skeleton: str
+    shape: Shape
+    phrasings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    entries: tuple[Entry, ...]
+    excluded: tuple[str, ...] = ()
+    path: str = ""
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("sqldistill.synth").joinpath("corpus_data").joinpath(ARTIFACT)))
+
+
+@lru_cache(maxsize=4)
+def load_corpus(path: str | None = None) -> Corpus:
+    """The corpus at ``path`` (default: the one shipped with the package); one clear error when unusable."""
+    p = Path(path) if path else default_path()
+    hint = "Rebuild it with scripts/build_synth_corpus.py, or leave the corpus out of the source mix"
+    if not p.is_file():
+        raise DataError(f"No synthesis corpus at {p}", hint=hint)
+    try:
+        with gzip.open(p, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        entries = tuple(Entry(int(e["n"]), str(e["skeleton"]), dict(e["shape"]), tuple(e.get("phrasings", ())))
+                        for e in data["shapes"])
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"The synthesis corpus at {p} is unreadable ({type(err).__name__}: {err})",
+                        hint=hint) from None
+    if not entries:
+        raise DataError(f"The synthesis corpus at {p} holds no shapes", hint=hint)
+    return Corpus(entries, tuple(data.get("excluded_dbs", ())), str(p))
+
+
+# ---------------------------------------------------------------------------- values and tokens
+
+
+def values_of(q: Query) -> list[Any]:
+    """The literal values of ``q`` in a fixed order (conditions, nested queries, the other side)."""
+    out: list[Any] = []
+
+    def visit(part: Query) -> None:
+        for c in (*part.where, *part.having):
+            for v in (c.value, c.value2):
+                if isinstance(v, Query):
+                    visit(v)
+                elif isinstance(v, tuple):
+                    out.extend(v)
+                elif v is not None and not isinstance(v, Col):
+                    out.append(v)
+        if part.other is not None:
+            visit(part.other)
+
+    visit(q)
+    return out
+
+
+def _value_text(v: Any) -> str:
+    return spoken_value(v.strip("%") if isinstance(v, str) else v)
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _close(a: str, b: str) -> bool:
+    """Same word, or one a short extension of the other (an inflection in many languages)."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 2
+
+
+def _find(tokens: Sequence[tuple[str, int, int]], words: Sequence[str], exact: bool) -> list[tuple[int, int, bool]]:
+    """Token spans matching ``words``; the flag says the match was not exact (an inflected mention)."""
+    out = []
+    k = len(words)
+    for i in range(len(tokens) - k + 1):
+        window = [tokens[i + j][0] for j in range(k)]
+        if window == list(words):
+            out.append((i, i + k, False))
+        elif not exact and all(_close(a, b) for a, b in zip(window, words)):
+            out.append((i, i + k, True))
+    return out
+
+
+# ---------------------------------------------------------------------------- phrasings
+
+
+def phrasing(question: str, q: Query, graph: SchemaGraph, slots: dict[str, Col],
+             variables: dict[str, int]) -> str | None:
+    """``question`` with its slot, table and value mentions replaced by placeholders, or None."""
+    tokens = _tokens(question)
+    found: list[tuple[int, int, int, str]] = []  # (priority, start, end, placeholder)
+    for i, v in enumerate(values_of(q)):
+        words = [w for w, _, _ in _tokens(_value_text(v))]
+        spans = _find(tokens, words, exact=True) if words else []
+        if not spans:
+            return None  # a value the question does not show: its wording cannot be moved
+        found += [(0, s, e, f"{{v:{i}}}") for s, e, _ in spans]
+    for slot, col in slots.items():
+        info = graph.tables[col.table].column(col.name)
+        if info is None:
+            continue
+        for text in {*info.phrases, col.name.replace("_", " ")}:
+            words = [w for w, _, _ in _tokens(text)]
+            found += [(1, s, e, f"{{c:{slot}{':p' if loose else ''}}}") for s, e, loose in _find(tokens, words, False)]
+    for table, var in variables.items():
+        t = graph.tables[table]
+        for text, plural in ((t.phrase, False), (t.plural, True), (table.replace("_", " "), False)):
+            words = [w for w, _, _ in _tokens(text)]
+            found += [(2, s, e, f"{{t:{var}{':p' if plural or loose else ''}}}")
+                      for s, e, loose in _find(tokens, words, False)]
+    taken = [False] * len(tokens)
+    chosen: list[tuple[int, int, str]] = []
+    for _, s, e, ph in sorted(found, key=lambda f: (f[0], -(f[2] - f[1]), f[1])):
+        if not any(taken[s:e]):
+            taken[s:e] = [True] * (e - s)
+            chosen.append((s, e, ph))
+    said = {ph.split(":")[1].rstrip("}") for _, _, ph in chosen}
+    if not _required(q, slots, variables) <= said:
+        return None  # a projected or compared column the question names in words of its own
+    if _mentions_other_parts(tokens, taken, graph, set(slots.values()), set(variables)):
+        return None
+    out, last = [], 0
+    for s, e, ph in sorted(chosen):
+        out.append(question[last:tokens[s][1]].replace("{", "(").replace("}", ")"))
+        out.append(ph)
+        last = tokens[e - 1][2]
+    out.append(question[last:].replace("{", "(").replace("}", ")"))
+    return "".join(out)
+
+
+def _required(q: Query, slots: dict[str, Col], variables: dict[str, int]) -> set[str]:
+    """Slots a movable question must name: projected and compared columns (a counted table for count(*))."""
+    names = {col: slot for slot, col in slots.items()}
+    out = set()
+    for part in walk(q):
+        for it in (*part.select, *(c.left for c in (*part.where, *part.having))):
+            if it.col.name != "*":
+                out.add(names[it.col])
+            elif part is q and not part.is_join:
+                out.add(str(variables[part.tables[0]]))
+    return out
+
+
+def _mentions_other_parts(tokens: Sequence[tuple[str, int, int]], taken: list[bool], graph: SchemaGraph,
+                          cols: set[Col], tables: set[str]) -> bool:
+    """Whether words left over name a table or column the query does not use (they would not move)."""
+    left = {w for (w, _, _), t in zip(tokens, taken) if not t}
+    for t in graph.tables.values():
+        names = [] if t.name in tables else [t.phrase, t.plural]
+        names += [c.phrase for c in t.columns if Col(t.name, c.name) not in cols and c.role != "key"]
+        for text in names:
+            words = [w for w, _, _ in _tokens(text)]
+            if words and all(w in left for w in words) and _find(tokens, words, exact=True):
+                return True
+    return False
+
+
+def speak(template: str, filled: Filled, graph: SchemaGraph, rng: random.Random) -> str | None:
+    """A phrasing spoken over the filled-in query, or None when a placeholder has nothing to say."""
+    from sqldistill.sql.names import pluralize
+    from sqldistill.synth.phrasing import Lexicon
+
+    lx = Lexicon(graph, rng)
+    values = values_of(filled.query)
+    missing = False
+
+    def say(m: re.Match[str]) -> str:
+        nonlocal missing
+        kind, key, plural = m.group(1), m.group(2), bool(m.group(3))
+        if kind == "v" and key.isdigit() and int(key) < len(values):
+            return _value_text(values[int(key)]) if rng.random() < 0.9 else lx.value(values[int(key)])
+        if kind == "c" and key in filled.columns:
+            info = filled.columns[key]
+            text = info.phrase if len(info.phrases) == 1 or rng.random() < 0.8 else rng.choice(info.phrases[1:])
+            return pluralize(text) if plural else text
+        if kind == "t" and key.isdigit() and int(key) in filled.tables:
+            t = filled.tables[int(key)]
+            return t.plural if plural else t.phrase
+        missing = True
+        return ""
+
+    text = _SLOT.sub(say, template)
+    return None if missing else " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- neighbouring shapes
+
+_OP_FAMILIES = (("=", "!=", ">", "<", ">=", "<="), ("like", "not like"), ("in", "not in"))
+_VALUE_AGGS = ("sum", "avg", "min", "max")
+_SETOPS = ("union", "intersect", "except")
+_UNSET = {"desc": False, "distinct": False, "conj": "and"}  # what a shape leaves out
+
+
+def mutate(shape: Shape, rng: random.Random) -> Shape:
+    """A neighbour of ``shape``: one or two of its operators, aggregates, AND/OR, DISTINCT, sort direction or
+    set operation changed. People ask these too, and a corpus holds only some of them."""
+    out: Shape = json.loads(json.dumps(shape))
+    sites: list[tuple[Any, Any, Sequence[Any]]] = []
+
+    def query(q: dict[str, Any]) -> None:
+        for it in (*q["select"], *q.get("order", [])):
+            if len(it) > 1 and it[1] in _VALUE_AGGS:
+                sites.append((it, 1, _VALUE_AGGS))
+        for c in (*q.get("where", []), *q.get("having", [])):
+            family = next((f for f in _OP_FAMILIES if c["op"] in f), None)
+            if family is not None:
+                sites.append((c, "op", family))
+            for key in ("v", "v2"):
+                if isinstance(c.get(key), dict) and "q" in c[key]:
+                    query(c[key]["q"])
+        if len(q.get("where", [])) > 1:
+            sites.append((q, "conj", ("and", "or")))
+        if q.get("order"):
+            sites.append((q, "desc", (True, False)))
+        if not any(len(it) > 1 for it in q["select"]):
+            sites.append((q, "distinct", (True, False)))
+        if "setop" in q:
+            sites.append((q, "setop", _SETOPS))
+            query(q["other"])
+
+    query(out["q"])
+    for container, key, options in rng.sample(sites, min(len(sites), 1 if rng.random() < 0.7 else 2)):
+        current = container[key] if not isinstance(container, dict) else container.get(key, _UNSET.get(key))
+        container[key] = rng.choice([o for o in options if o != current])
+    return out
+
+
+# ---------------------------------------------------------------------------- values from one row
+
+_ANCHORED = ("=", "like", "between", ">", ">=", "<", "<=")
+
+
+def anchor(q: Query, db: Any, rng: random.Random) -> Query:
+    """``q`` with the values of its AND-ed conditions taken from one real row of its tables, so conditions
+    drawn independently do not exclude each other (two equalities on values no row holds together)."""
+    from sqldistill.synth.ir import Cond, Item
+
+    where = tuple(Cond(c.left, c.op, anchor(c.value, db, rng), c.value2) if isinstance(c.value, Query) else c
+                  for c in q.where)
+    q = q.with_(where=where)
+    if q.other is not None:
+        q = q.with_(other=anchor(q.other, db, rng))
+    picks = [i for i, c in enumerate(q.where) if c.op in _ANCHORED and not c.left.agg and c.left.col.name != "*"
+             and not isinstance(c.value, (Query, Col, tuple)) and c.value is not None]
+    if q.conj != "and" or not picks:
+        return q
+    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins)
+    # the engine's own random order would not follow the seed: the row is chosen here
+    res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
+    if not res.ok or not res.rows:
+        return q
+    conds = list(q.where)
+    for i, seen in zip(picks, rng.choice(res.rows)):
+        c = conds[i]
+        value, value2 = _around(c, seen, rng)
+        conds[i] = Cond(c.left, c.op, value, value2)
+    return q.with_(where=tuple(conds))
+
+
+def _around(c: Any, seen: Any, rng: random.Random) -> tuple[Any, Any]:
+    """Values for condition ``c`` that the row value ``seen`` satisfies; ``c``'s own when none fit."""
+    if seen is None or (type(seen) is not type(c.value) and not (isinstance(seen, (int, float))
+                                                                 and isinstance(c.value, (int, float)))):
+        return c.value, c.value2
+    if c.op == "=":
+        return seen, None
+    if c.op == "like":
+        words = [w for w in str(seen).split() if len(w) >= 3 and w.isalnum()]
+        return (f"%{rng.choice(words)}%", None) if words else (c.value, c.value2)
+    if c.op in (">", ">=", "<", "<=", "between") and isinstance(seen, (int, float)) and not isinstance(seen, bool):
+        step = abs(seen) * rng.uniform(0.05, 0.5) or 1
+        lo, hi = seen - step, seen + step
+        if isinstance(seen, int):
+            lo, hi = int(lo), math.ceil(hi)
+            lo, hi = (lo - 1 if lo == seen else lo), (hi + 1 if hi == seen else hi)
+        else:
+            lo, hi = round(lo, 2), round(hi, 2)
+        if c.op == "between":
+            return lo, hi
+        return (lo if c.op.startswith(">") else hi), None
+    return c.value, c.value2
+
+
+# ---------------------------------------------------------------------------- building the artifact
+
+
+def _read_pairs(train: Path, log: Path | None, exclude: set[str]) -> dict[str, list[tuple[str, list[str]]]]:
+    by_db: dict[str, list[tuple[str, list[str]]]] = {}
+    for item in json.loads(train.read_text(encoding="utf-8")):
+        if item["db_id"] in exclude:
+            continue
+        questions = [item.get(k) for k in ("question", "question_syn")]
+        by_db.setdefault(item["db_id"], []).append((item["query"], [q for q in questions if q]))
+    if log is not None:
+        seen = {sql for pairs in by_db.values() for sql, _ in pairs}
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if "\t" in line:
+                sql, db_id = line.rsplit("\t", 1)
+                if db_id.strip() not in exclude and sql not in seen:
+                    by_db.setdefault(db_id.strip(), []).append((sql, []))
+    return by_db
+
+
+def build_corpus(train: str | os.PathLike[str], db_dir: str | os.PathLike[str], out: str | os.PathLike[str],
+                 exclude: Iterable[str] = (), log: str | os.PathLike[str] | None = None,
+                 per_shape: int = 8) -> dict[str, int]:
+    """Abstract every pair of a Spider-format ``train`` file (and SQL-only ``log`` lines) over its database.
+
+    Writes ``out`` (gzipped JSON) and returns counts: pairs read, shapes, phrasings kept.
+    """
+    from sqldistill.db import connect, reflect
+    from sqldistill.sql.skeleton import skeleton
+    from sqldistill.synth.graph import build_graph
+    from sqldistill.synth.logmine import parse_query
+
+    excluded = sorted(set(exclude))
+    by_db = _read_pairs(Path(train), Path(log) if log else None, set(excluded))
+    counts: Counter[str] = Counter()
+    skeletons: dict[str, str] = {}
+    phrasings: dict[str, list[str]] = {}
+    stats: Counter[str] = Counter()
+    for db_id in sorted(by_db):
+        path = Path(db_dir) / db_id / f"{db_id}.sqlite"
+        if not path.is_file():
+            continue
+        with connect(str(path)) as db:
+            graph = build_graph(db, reflect(db, samples=0), values_per_column=5)
+        for sql, questions in by_db[db_id]:
+            stats["pairs"] += 1
+            q = parse_query(sql, graph)
+            done = abstract_slots(q, graph) if q is not None else None
+            if q is None or done is None:
+                continue
+            shape, slots, variables = done
+            key = json.dumps(shape, sort_keys=True, separators=(",", ":"))
+            counts[key] += 1
+            skeletons.setdefault(key, skeleton(to_sql(q, graph.dialect)))
+            stats["abstracted"] += 1
+            kept = phrasings.setdefault(key, [])
+            for question in questions:
+                stats["questions"] += 1
+                text = phrasing(question, q, graph, slots, variables)
+                if text is not None:
+                    stats["phrased"] += 1
+                    if text not in kept and len(kept) < per_shape:
+                        kept.append(text)
+    rows = [{"n": n, "skeleton": skeletons[key], "shape": json.loads(key), "phrasings": phrasings.get(key, [])}
+            for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    data = {"format": FORMAT, "source": "Spider 1.0 train (Yu et al. 2018, CC BY-SA 4.0); "
+                                        "Spider-Syn (Gan et al. 2021, MIT)",
+            "excluded_dbs": excluded, "shapes": rows}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    # no time and no file name in the header: the same inputs give the same bytes
+    with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
+        fh.write(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    stats["shapes"] = len(rows)
+    stats["phrasings"] = sum(len(r["phrasings"]) for r in rows)
+    return dict(stats)
+
+
+# ---------------------------------------------------------------------------- the source
+
+
+class CorpusSource:
+    """Candidates from the corpus: a skeleton drawn (unseen ones first), one of its shapes filled in, worded.
+
+    A share ``neighbours`` of draws of an already kept skeleton fills a neighbour of the shape instead.
+    The interface is the template sampler's (``next``, ``observe``, ``full``), so one fill loop serves both.
+    """
+
+    def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
+                 neighbours: float = 0.8) -> None:
+        from sqldistill.synth.picker import Picker
+        from sqldistill.synth.sampler import spider_schema
+
+        self.graph = graph
+        self.db = db
+        self.neighbours = neighbours  # share of repeat draws that fill a neighbour instead (``mutate``)
+        self.rng = random.Random(seed)
+        self.links = Picker(graph, random.Random(seed)).links
+        self.schema = spider_schema(graph)
+        groups: dict[str, list[Entry]] = {}
+        for e in corpus.entries:
+            groups.setdefault(e.skeleton, []).append(e)
+        self.groups = sorted(groups.items(), key=lambda kv: (-sum(e.n for e in kv[1]), kv[0]))
+        self.base = [math.sqrt(sum(e.n for e in entries)) for _, entries in self.groups]
+        self.tried: Counter[int] = Counter()
+        self.built: Counter[int] = Counter()
+        self.kept: Counter[int] = Counter()
+        self.level: dict[int, str] = {}
+        self.full: set[str] = set()
+        self.seen: set[str] = set()  # skeletons kept so far
+
+    def _weight(self, i: int) -> float:
+        fails = self.tried[i] - self.built[i]
+        dropped = self.built[i] - self.kept[i]
+        w = self.base[i] / (1 + self.kept[i]) ** 1.5 * 0.5 ** min(fails, 30) * 0.7 ** min(dropped, 30)
+        if self.level.get(i) in self.full:
+            w *= 0.05
+        return w
+
+    def next(self) -> Example | None:
+        """One candidate, or None when the drawn shape does not fit this schema."""
+        from sqldistill.sql.skeleton import skeleton
+        from sqldistill.synth.realise import realise
+        from sqldistill.synth.sampler import hardness_for
+        from sqldistill.synth.templates import sensible
+
+        i = self.rng.choices(range(len(self.groups)), weights=[self._weight(j) for j in range(len(self.groups))])[0]
+        self.tried[i] += 1
+        entries = self.groups[i][1]
+        filled = None
+        # a skeleton already kept gives a neighbour instead of a repeat, when it asks something new
+        neighbour = self.kept[i] > 0 and self.rng.random() < self.neighbours
+        for attempt in range(4):  # the shape's own column roles first, then any column its use allows
+            entry = self.rng.choices(entries, weights=[e.n for e in entries])[0]
+            shape = mutate(entry.shape, self.rng) if neighbour else entry.shape
+            filled = instantiate_slots(shape, self.graph, self.rng, self.links, strict=attempt < 2)
+            if filled is not None and sensible(filled.query, self.graph) and not (
+                    neighbour and skeleton(to_sql(filled.query, self.graph.dialect)) in self.seen):
+                break
+            filled = None
+        if filled is None:
+            return None
+        self.built[i] += 1
+        if self.db is not None:
+            filled = Filled(anchor(filled.query, self.db, self.rng), filled.columns, filled.tables)
+        sql = to_sql(filled.query, self.graph.dialect)
+        level = hardness_for(sql, self.schema)
+        if not level:
+            return None  # SQL the official parser cannot read: no hardness, and no use as a training target
+        self.level.setdefault(i, level)
+        question = None
+        if entry.phrasings and not neighbour:  # a neighbour means something else: it gets its own words
+            question = speak(self.rng.choice(entry.phrasings), filled, self.graph, self.rng)
+        worded = "corpus" if question else "realised"
+        if not question:
+            question = realise(filled.query, self.graph, self.rng)
+        return Example(question=question, sql=sql, db_id=self.graph.db_id, source="corpus", hardness=level,
+                       meta={"construct": "corpus", "group": i, "phrasing": worded})
+
+    def observe(self, ex: Example, kept: bool) -> None:
+        from sqldistill.sql.skeleton import skeleton
+
+        group = ex.meta.get("group")
+        if kept and isinstance(group, int):
+            self.kept[group] += 1
+            self.seen.add(skeleton(ex.sql))
+
+
+__all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "anchor", "build_corpus", "default_path", "load_corpus",
+           "mutate", "phrasing", "speak", "values_of"]

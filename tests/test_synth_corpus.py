@@ -1,0 +1,246 @@
+"""The corpus of learned shapes and phrasings: built from question/SQL pairs over one real database,
+filled in over another, worded with that database's own names and values; the source mix and its counts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from click.testing import CliRunner
+
+from sqldistill.cli import cli
+from sqldistill.db import connect, reflect
+from sqldistill.errors import ConfigError, DataError
+from sqldistill.sql.safety import readonly_problem
+from sqldistill.sql.skeleton import skeleton
+from sqldistill.synth import SynthOptions, synthesize
+from sqldistill.synth.corpus import (
+    CorpusSource,
+    anchor,
+    build_corpus,
+    load_corpus,
+    mutate,
+    phrasing,
+    speak,
+    values_of,
+)
+from sqldistill.synth.graph import SchemaGraph, build_graph
+from sqldistill.synth.ir import to_sql, walk
+from sqldistill.synth.logmine import parse_query
+from sqldistill.synth.picker import Picker
+from sqldistill.synth.shapes import abstract_slots, instantiate_slots
+from sqldistill.synth.synthesis import parse_sources
+
+# Questions written for these tests over the bundled singer database (singer, song).
+PAIRS = [
+    ("How many singers are there?", "SELECT count(*) FROM singer"),
+    ("How many singers have citizenship France?", "SELECT count(*) FROM singer WHERE Citizenship = 'France'"),
+    ("List the name of singers with net worth millions above 30.",
+     "SELECT Name FROM singer WHERE Net_Worth_Millions > 30"),
+    ("Show the title of songs by singers with citizenship United States.",
+     "SELECT T2.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID "
+     "WHERE T1.Citizenship = 'United States'"),
+    ("Show each citizenship and the number of singers.", "SELECT Citizenship, count(*) FROM singer GROUP BY Citizenship"),
+    ("What is the name of the singer with the largest net worth millions?",
+     "SELECT Name FROM singer ORDER BY Net_Worth_Millions DESC LIMIT 1"),
+    ("List the name of singers that do not have any song.",
+     "SELECT Name FROM singer WHERE Singer_ID NOT IN (SELECT Singer_ID FROM song)"),
+    ("Show the citizenship shared by singers with birth year before 1945 and after 1955.",
+     "SELECT Citizenship FROM singer WHERE Birth_Year < 1945 INTERSECT "
+     "SELECT Citizenship FROM singer WHERE Birth_Year > 1955"),
+]
+
+
+def _graph(spider_dir: Path, name: str) -> SchemaGraph:
+    with connect(str(spider_dir / "database" / name / f"{name}.sqlite")) as db:
+        return build_graph(db, reflect(db, samples=0))
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory, spider_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    train = root / "train.json"
+    train.write_text(json.dumps([{"db_id": "singer", "question": q, "question_syn": q.replace("List", "Give"),
+                                  "query": sql} for q, sql in PAIRS]
+                                + [{"db_id": "poker_player", "question": "How many people are there?",
+                                    "query": "SELECT count(*) FROM people"}]))
+    out = root / "corpus.json.gz"
+    stats = build_corpus(train, spider_dir / "database", out, exclude=["poker_player"])
+    assert stats["pairs"] == len(PAIRS) and stats["shapes"] == len(PAIRS)  # the excluded database is left out
+    assert stats["phrased"] >= 8
+    return out
+
+
+def test_abstract_then_fill_on_the_same_database_keeps_the_skeleton(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        links = Picker(g, random.Random(0)).links
+        rng = random.Random(0)
+        for _, sql in PAIRS:
+            q = parse_query(sql, g)
+            assert q is not None, sql
+            done = abstract_slots(q, g)
+            assert done is not None
+            shape, slots, variables = done
+            assert set(variables) == {t for part in walk(q) for t in part.tables}
+            assert all(c.table in g.tables for c in slots.values())
+            made = [instantiate_slots(shape, g, rng, links, strict=s) for s in (True, False) for _ in range(5)]
+            filled = [f for f in made if f is not None]
+            assert filled, sql
+            for f in filled:
+                text = to_sql(f.query)
+                assert skeleton(text) == skeleton(sql), (sql, text)
+                assert db.execute(text).ok, text
+
+
+def test_filled_on_another_schema_names_only_that_schema(corpus_file: Path, spider_dir: Path) -> None:
+    corpus = load_corpus(str(corpus_file))
+    assert corpus.excluded == ("poker_player",)
+    path = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
+    with connect(str(path)) as db:
+        g = build_graph(db, reflect(db, samples=3))
+        source = CorpusSource(g, 0, corpus, db)
+        made = [ex for ex in (source.next() for _ in range(200)) if ex is not None]
+        assert len({skeleton(ex.sql) for ex in made}) >= 5
+        names = {t.lower() for t in g.tables}
+        columns = {c.name.lower() for t in g.tables.values() for c in t.columns}
+        for ex in made:
+            assert ex.source == "corpus" and ex.db_id == "poker_player"
+            assert readonly_problem(ex.sql, "sqlite") is None
+            assert db.execute(ex.sql).ok, ex.sql
+            tree = sqlglot.parse_one(ex.sql, read="sqlite")
+            assert {t.name.lower() for t in tree.find_all(sqlglot.exp.Table)} <= names
+            assert {c.name.lower() for c in tree.find_all(sqlglot.exp.Column)} <= columns
+            assert "singer" not in ex.sql.lower() and "{" not in ex.question
+
+
+def test_phrasing_slots_take_the_target_words_and_values(spider_dir: Path) -> None:
+    singer = _graph(spider_dir, "singer")
+    q = parse_query("SELECT count(*) FROM singer WHERE Citizenship = 'France'", singer)
+    assert q is not None
+    done = abstract_slots(q, singer)
+    assert done is not None
+    shape, slots, variables = done
+    template = phrasing("How many singers have citizenship France?", q, singer, slots, variables)
+    assert template is not None
+    assert re.fullmatch(r"How many \{t:0:p\} have \{c:s\d+\} \{v:0\}\?", template), template
+    # a question naming a column the query does not use cannot be moved to another schema
+    assert phrasing("How many singers with a song have citizenship France?", q, singer, slots, variables) is None
+    # nor one whose value it does not show
+    assert phrasing("How many singers are French?", q, singer, slots, variables) is None
+
+    path = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
+    with connect(str(path)) as db:
+        people = build_graph(db, reflect(db, samples=3))
+        links = Picker(people, random.Random(0)).links
+        rng = random.Random(3)
+        spoken = 0
+        for _ in range(30):
+            filled = instantiate_slots(shape, people, rng, links)
+            if filled is None:
+                continue
+            text = speak(template, filled, people, rng)
+            assert text is not None and "{" not in text
+            table = filled.tables[0]
+            column = next(iter(filled.columns.values()))
+            value = values_of(filled.query)[0]
+            assert table.plural in text and column.phrase in text and str(value) in text, text
+            assert value in column.values  # a value from the target database
+            spoken += 1
+        assert spoken >= 5
+
+
+def test_source_mix_is_parsed_and_each_source_counted(corpus_file: Path, spider_dir: Path, tmp_path: Path) -> None:
+    assert parse_sources("corpus=0.8, templates=0.2")["corpus"] == 0.8
+    assert parse_sources("")["templates"] == 0.2
+    for bad in ("corpus=x", "magic=1", "templates=-1"):
+        with pytest.raises(ConfigError):
+            parse_sources(bad)
+    db = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
+    stats = synthesize(db, tmp_path / "mix", SynthOptions(n=80, seed=2, progress=False, corpus=corpus_file,
+                                                          sources={"corpus": 0.5, "templates": 0.5}))
+    sources = stats["sources"]
+    assert set(sources) == {"corpus", "template"}
+    assert sum(s["kept"] for s in sources.values()) == stats["kept"] == 80
+    assert sources["corpus"]["kept"] >= 30 and sources["template"]["kept"] >= 30
+    assert sum(stats["corpus_wording"].values()) == sources["corpus"]["kept"]
+    rows = [json.loads(line) for line in (tmp_path / "mix" / "train.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in rows} == {"corpus", "template"}
+    only = synthesize(db, tmp_path / "templates", SynthOptions(n=40, seed=2, progress=False, corpus="/nowhere",
+                                                                sources={"corpus": 0, "templates": 1}))
+    assert set(only["sources"]) == {"template"}  # no corpus share: the corpus is not even read
+    with pytest.raises(ConfigError):
+        synthesize(db, tmp_path / "none", SynthOptions(n=10, progress=False, sources={"corpus": 0, "templates": 0}))
+
+
+def test_config_carries_the_mix() -> None:
+    from sqldistill.config import config_from_dict
+
+    cfg = config_from_dict({"database": "x", "synth": {"sources": {"corpus": 0.7, "templates": 0.3}}})
+    assert cfg.synth.sources.corpus == 0.7 and cfg.synth.sources.log == 0.3
+    with pytest.raises(ConfigError):
+        config_from_dict({"database": "x", "synth": {"sources": {"corpus": 0, "templates": 0}}})
+    with pytest.raises(ConfigError):
+        config_from_dict({"database": "x", "synth": {"sources": {"oracle": 1}}})
+
+
+def test_missing_or_corrupt_corpus_is_one_clear_error(tmp_path: Path, spider_dir: Path) -> None:
+    with pytest.raises(DataError, match="No synthesis corpus"):
+        load_corpus(str(tmp_path / "absent.json.gz"))
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="unreadable"):
+        load_corpus(str(bad))
+    wrong = tmp_path / "wrong.json.gz"
+    wrong.write_bytes(gzip.compress(json.dumps({"format": 99, "shapes": []}).encode()))
+    with pytest.raises(DataError, match="unreadable"):
+        load_corpus(str(wrong))
+    db = spider_dir / "database" / "singer" / "singer.sqlite"
+    result = CliRunner().invoke(cli, ["synth", str(db), "--out", str(tmp_path / "o"), "--n", "10", "--quiet",
+                                      "--corpus", str(bad)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert "unreadable" in lines[0], result.output
+    assert not (tmp_path / "o" / "train.jsonl").exists()
+
+
+def test_shipped_corpus_holds_out_the_tuning_databases() -> None:
+    corpus = load_corpus()
+    assert len(corpus.entries) > 1000 and len({e.skeleton for e in corpus.entries}) > 500
+    assert sum(bool(e.phrasings) for e in corpus.entries) > 300
+    assert len(corpus.excluded) == 20 and {"wine_1", "csu_1", "store_1"} <= set(corpus.excluded)
+    assert [e.n for e in corpus.entries] == sorted((e.n for e in corpus.entries), reverse=True)
+
+
+def test_values_come_from_one_row_and_neighbours_change_the_skeleton(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        # two values that no singer holds together: the anchored query takes both from one real row
+        q = parse_query("SELECT Name FROM singer WHERE Citizenship = 'France' AND Birth_Year = 1948", g)
+        assert q is not None and not db.execute(to_sql(q)).rows
+        rng = random.Random(0)
+        for _ in range(10):
+            fixed = anchor(q, db, rng)
+            assert skeleton(to_sql(fixed)) == skeleton(to_sql(q))
+            assert db.execute(to_sql(fixed)).rows, to_sql(fixed)
+        links = Picker(g, random.Random(0)).links
+        changed = 0
+        for _, sql in PAIRS:
+            parsed = parse_query(sql, g)
+            assert parsed is not None
+            done = abstract_slots(parsed, g)
+            assert done is not None
+            shape = done[0]
+            other = mutate(shape, rng)
+            assert other["slots"] == shape["slots"] and shape == abstract_slots(parsed, g)[0]  # type: ignore[index]
+            filled = instantiate_slots(other, g, rng, links, strict=False)
+            if filled is not None and other != shape:
+                assert skeleton(to_sql(filled.query)) != skeleton(sql)
+                assert db.execute(to_sql(filled.query)).ok
+                changed += 1
+        assert changed >= 4
