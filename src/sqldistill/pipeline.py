@@ -83,7 +83,8 @@ def train_options(m: ModelConfig, state: RunState, cls: type[Opts], **method_fie
     common: dict[str, Any] = dict(
         model=m.model, epochs=m.epochs, max_steps=m.max_steps, batch_size=m.batch_size, grad_accum=m.grad_accum,
         lr=m.lr, max_length=m.max_length, lora=m.lora, lora_r=m.lora_r, bf16=m.bf16, seed=state.cfg.seed,
-        num_threads=m.num_threads, progress=False, schema=str(state.path("profile", "schema.json")))
+        num_threads=m.num_threads, progress=False, schema=str(state.path("profile", "schema.json")),
+        db=state.cfg.database)
     return cls(**{**common, **method_fields})
 
 
