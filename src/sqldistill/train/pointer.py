@@ -145,8 +145,8 @@ def specialise(train_file: str | Path, db: str, out_dir: str | Path, *, method: 
                epochs: float = 3, lr: float = 5e-4, batch_size: int = 32, seed: int = 0, kd_weight: float = 0.5,
                divergence: str = "fkl", temperature: float = 1.0, encoder: TextEncoder | None = None,
                log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Fit one database's pairs starting from ``base`` (the committed base when None; ``size: large`` with no
-    base of that size starts from scratch) and write a model directory to ``out_dir``."""
+    """Fit one database's pairs starting from ``base`` (the committed base when None; ``size: large``, the
+    deeper teacher, grows from the committed base) and write a model directory to ``out_dir``."""
     import torch
 
     from sqldistill.db import connect, reflect
@@ -170,8 +170,11 @@ def specialise(train_file: str | Path, db: str, out_dir: str | Path, *, method: 
         base_dir = BASE_DIR
         model = PointerSeq2Seq.load(base_dir)
     else:
-        base_dir = Path("none")
         model = PointerSeq2Seq(PointerConfig.named(size, encoder.dim))
+        base_dir = Path("none")
+        if (BASE_DIR / "pointer_config.json").is_file():  # a deeper decoder grows from the base's layers
+            model.grow_from(PointerSeq2Seq.load(BASE_DIR))
+            base_dir = BASE_DIR
     features = SchemaFeatures.build(schema, encoder)
     examples, skipped = encode_pairs(read_pairs(train_file), features, value_index(values), encoder)
     if log:

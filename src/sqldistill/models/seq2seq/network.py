@@ -41,9 +41,10 @@ class PointerConfig:
 
     @classmethod
     def named(cls, size: str, encoder_dim: int = 384) -> PointerConfig:
-        """``small`` (the student: 2 decoder layers) or ``large`` (the teacher: 4, wider)."""
+        """``small`` (the student: 2 decoder layers) or ``large`` (the teacher: a decoder twice as deep, the rest
+        the same shape, so it can start from the small base: ``grow_from``)."""
         if size == "large":
-            return cls(encoder_dim, d_model=192, heads=6, fusion_layers=3, decoder_layers=4, ff=512)
+            return cls(encoder_dim, decoder_layers=4)
         return cls(encoder_dim)
 
 
@@ -182,6 +183,15 @@ class PointerSeq2Seq(nn.Module):
         logits = self(batch)
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.target.reshape(-1),
                                            ignore_index=PAD)
+
+    def grow_from(self, smaller: PointerSeq2Seq) -> list[str]:
+        """Copy every weight of ``smaller`` whose name and shape match (its decoder layers become the first
+        ones of this deeper decoder); returns the names left as initialised."""
+        own = self.state_dict()
+        theirs = {k: v for k, v in smaller.state_dict().items() if k in own and own[k].shape == v.shape}
+        own.update(theirs)
+        self.load_state_dict(own)
+        return sorted(set(own) - set(theirs))
 
     # -- files -----------------------------------------------------------------------------------------------
     def save(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
