@@ -225,3 +225,23 @@ def test_train_command_specialises_the_base_for_a_database(singer: tuple, tmp_pa
     assert predictor.meta["family"] == "pointer"
     sql = predictor.generate(["How many singers are there?"])[0][0]
     assert _rows(path, sql) == _rows(path, "SELECT count(*) FROM singer"), sql
+
+
+def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer: tuple, tmp_path: Path) -> None:
+    from sqldistill.config import Config
+    from sqldistill.errors import ConfigError
+    from sqldistill.models.sizes import is_pointer_model
+    from sqldistill.pipeline import _check_pointer_student
+
+    path, _, _ = singer
+    base = {"database": str(path), "run_dir": str(tmp_path / "run")}
+    good = Config.model_validate({**base, "student": {"model": "pointer-base", "method": "kd"},
+                                  "teacher_model": {"model": "pointer-large"}})
+    _check_pointer_student(good)
+    assert is_pointer_model(good.student.model) and not is_pointer_model("1m")
+    bad = Config.model_validate({**base, "student": {"model": "pointer-base", "method": "kd"},
+                                 "teacher_model": {"model": "5m"}})
+    with pytest.raises(ConfigError, match="pointer teacher"):
+        _check_pointer_student(bad)
+    with pytest.raises(ConfigError, match="sft or kd"):
+        _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": "dpo"}}))
