@@ -59,6 +59,7 @@ def main() -> int:
     parser.add_argument("--kd", action="store_true", help="also a deeper teacher and a kd student")
     parser.add_argument("--teacher-epochs", type=float, default=6)
     parser.add_argument("--no-base", action="store_true", help="skip the base-alone row")
+    parser.add_argument("--base-only", action="store_true", help="only the base, no synthesis or training")
     args = parser.parse_args()
 
     import torch
@@ -89,7 +90,7 @@ def main() -> int:
         work = args.run / db_id
         train = work / "synth" / "train.jsonl"
         t0 = time.perf_counter()
-        if not train.is_file():
+        if not train.is_file() and not args.base_only:
             synthesize(str(db_path), work / "synth", SynthOptions(n=1500, seed=0, valid_fraction=0.05,
                                                                    timeout_s=2.0, template_cap=40, progress=False))
         synth_s = time.perf_counter() - t0
@@ -99,11 +100,14 @@ def main() -> int:
 
         models: list[tuple[str, Path]] = []
         t0 = time.perf_counter()
-        if not (work / "sft" / "sqldistill.json").is_file():
+        if args.base_only:
+            pass
+        elif not (work / "sft" / "sqldistill.json").is_file():
             specialise(train, str(db_path), work / "sft", epochs=args.epochs, lr=args.lr, encoder=encoder, log=log)
         sft_s = time.perf_counter() - t0
-        models.append(("sft", work / "sft"))
-        if args.kd:
+        if not args.base_only:
+            models.append(("sft", work / "sft"))
+        if args.kd and not args.base_only:
             if not (work / "teacher" / "sqldistill.json").is_file():
                 specialise(train, str(db_path), work / "teacher", size="large", epochs=args.teacher_epochs,
                            lr=args.lr, encoder=encoder, log=log)
