@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sqldistill.errors import ConfigError
-from sqldistill.models.sizes import parse_size
+from sqldistill.models.sizes import parse_size, pointer_size
 
 
 class _Strict(BaseModel):
@@ -69,7 +69,8 @@ class SynthConfig(_Strict):
 class ModelConfig(_Strict):
     """A model to train: a from-scratch named size, or a local pretrained transformers model directory."""
 
-    model: str = Field("1m", description="1m, 5m, 20m (optionally llama-/qwen2- prefixed) or a model directory")
+    model: str = Field("1m", description="1m, 5m, 20m (optionally llama-/qwen2- prefixed), "
+                       "pointer-base / pointer-large (the pointer student) or a model directory")
     method: Literal["sft", "kd", "kid", "gkd", "dpo", "rounds"] = "sft"
     epochs: float = Field(3.0, gt=0)
     max_steps: int = Field(-1, ge=-1, description="-1: run all epochs")
@@ -186,6 +187,6 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
 
 def _model_path(spec: str, base: Path) -> str:
     """Named sizes stay as they are; a relative model directory is taken relative to the config's folder."""
-    if parse_size(spec) is not None or Path(spec).is_absolute():
+    if parse_size(spec) is not None or pointer_size(spec) is not None or Path(spec).is_absolute():
         return spec
     return str(base / spec)

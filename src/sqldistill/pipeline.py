@@ -84,7 +84,8 @@ def train_options(m: ModelConfig, state: RunState, cls: type[Opts], **method_fie
     common: dict[str, Any] = dict(
         model=m.model, epochs=m.epochs, max_steps=m.max_steps, batch_size=m.batch_size, grad_accum=m.grad_accum,
         lr=m.lr, max_length=m.max_length, lora=m.lora, lora_r=m.lora_r, bf16=m.bf16, seed=state.cfg.seed,
-        num_threads=m.num_threads, progress=False, schema=str(state.path("profile", "schema.json")))
+        num_threads=m.num_threads, progress=False, schema=str(state.path("profile", "schema.json")),
+        db=state.cfg.database)
     return cls(**{**common, **method_fields})
 
 
@@ -283,6 +284,7 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
     if cfg.student.processes > 1 and cfg.student.method not in ("sft", "kd", "kid"):
         raise ConfigError(f"student.processes > 1 works with sft, kd and kid, not {cfg.student.method}",
                           hint="Set student.processes: 1, or launch `sqldistill train` through accelerate yourself")
+    _check_pointer_student(cfg)
     for m in (cfg.teacher_model, cfg.student):
         if m is not None and not _is_named(m.model) and not Path(m.model).is_dir():
             raise ModelError(f"No model directory at {m.model}", hint="Use a named size (1m, 5m, 20m) or a path")
@@ -306,7 +308,21 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
     return state
 
 
-def _is_named(spec: str) -> bool:
-    from sqldistill.models.sizes import parse_size
+def _check_pointer_student(cfg: Config) -> None:
+    """The pointer student trains by sft, or by kd from a teacher of its own family (both score pointers)."""
+    from sqldistill.models.sizes import is_pointer_model
 
-    return parse_size(spec) is not None
+    if not is_pointer_model(cfg.student.model):
+        return
+    if cfg.student.method not in ("sft", "kd"):
+        raise ConfigError(f"student.model {cfg.student.model} trains with sft or kd, not {cfg.student.method}")
+    teacher = cfg.teacher_model
+    if cfg.student.method == "kd" and teacher is not None and not is_pointer_model(teacher.model):
+        raise ConfigError("a pointer student learns by kd only from a pointer teacher",
+                          hint="Set teacher_model.model: pointer-large")
+
+
+def _is_named(spec: str) -> bool:
+    from sqldistill.models.sizes import parse_size, pointer_size
+
+    return parse_size(spec) is not None or pointer_size(spec) is not None

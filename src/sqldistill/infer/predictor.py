@@ -3,8 +3,9 @@
 Contract (stable):
 
 - ``Predictor.load(model_dir, device=None, num_threads=None, fast=None) -> Predictor`` reads a model directory
-  (see ``models.modeldir``) into its ``SqlGenerator`` (``backend``; today every directory holds a causal LM,
-  ``causal.CausalLMGenerator``) and its retrieval memory; ``predictor.schema``, ``.fingerprint``,
+  (see ``models.modeldir``) into its ``SqlGenerator`` (``backend``: a causal LM, ``causal.CausalLMGenerator``,
+  or the pointer student, ``seq2seq.PointerGenerator``, when ``sqldistill.json`` says ``"family": "pointer"``)
+  and its retrieval memory; ``predictor.schema``, ``.fingerprint``,
   ``.prompt_format``, ``.num_parameters``, ``.total_parameters``, ``.device``, ``.meta``, ``.generator``.
 - ``predictor.generate(questions, num_candidates=1, mode="greedy"|"beam"|"sample", max_new_tokens=None)``
   returns, per question, up to ``num_candidates`` distinct SQL strings, best first.
@@ -74,9 +75,16 @@ class Predictor:
              fast: bool | None = None) -> Predictor:
         from sqldistill.infer.causal import CausalLMGenerator
         from sqldistill.infer.retrieval import RetrievalIndex
+        from sqldistill.models.seq2seq import is_pointer_meta
 
         meta = read_model_meta(model_dir)
-        generator = CausalLMGenerator.load(model_dir, meta, device=device, num_threads=num_threads, fast=fast)
+        generator: SqlGenerator
+        if is_pointer_meta(meta):
+            from sqldistill.infer.seq2seq import PointerGenerator
+
+            generator = PointerGenerator.load(model_dir, meta, device=device, num_threads=num_threads)
+        else:
+            generator = CausalLMGenerator.load(model_dir, meta, device=device, num_threads=num_threads, fast=fast)
         return cls(generator, meta, Path(model_dir), RetrievalIndex.load(model_dir))
 
     @property

