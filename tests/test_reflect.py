@@ -129,3 +129,21 @@ def test_render_mentions_every_table_and_column(spider_dir: Path, style: str) ->
     assert render_schema(schema, style=style, samples=0).count("George") == 0
     with pytest.raises(ValueError):
         render_schema(schema, style="fancy")
+
+
+def test_text_values_keep_the_stored_spelling_and_retrieval_strips_them(tmp_path: Path) -> None:
+    from sqldistill.db import connect
+    from sqldistill.db.reflect import text_values
+    from sqldistill.infer.retrieval import column_values
+
+    path = tmp_path / "t.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript("""CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INT);
+        INSERT INTO t VALUES (1, 'Oslo ', 3), (2, 'X', 4), (3, '""" + "y" * 61 + """', 5), (4, 'Oslo ', 6);""")
+    conn.commit()
+    conn.close()
+    db = connect(str(path))
+    schema = reflect(db)
+    values = text_values(db, schema, limit=100)
+    assert values == {"t.name": ["Oslo ", "X"]}  # as stored, one letter kept, over 60 left out, no numbers
+    assert column_values(db, schema) == {"t.name": ["Oslo"]}

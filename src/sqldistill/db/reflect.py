@@ -126,6 +126,27 @@ def _fill_counts_and_samples(db: Database, tables: list[Table], samples: int) ->
                     col.distinct_count = None
 
 
+def text_values(db: Database, schema: Schema, limit: int, by_type: bool = False) -> dict[str, list[str]]:
+    """Distinct text values of 1 to 60 characters, as stored, per column: ``{"table.column": sorted values}``
+    (what a question may name). A column counts when its samples hold text, or with ``by_type`` also when its
+    declared type is a text type; ``limit`` caps the rows read per column."""
+    out: dict[str, list[str]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            texty = any(isinstance(v, str) for v in col.samples) or (
+                by_type and any(k in (col.type or "").upper() for k in ("CHAR", "TEXT")))
+            if not texty:
+                continue
+            res = db.execute(f"SELECT DISTINCT {db.quote(col.name)} FROM {db.quote(table.name)}",
+                             timeout_s=5.0, max_rows=limit)
+            if not res.ok:
+                continue
+            vals = sorted({r[0] for r in res.rows if isinstance(r[0], str) and 0 < len(r[0].strip()) <= 60})
+            if vals:
+                out[f"{table.name.lower()}.{col.name.lower()}"] = vals
+    return out
+
+
 def reflect(target: str | Database, samples: int = 5, allow_empty: bool = False) -> Schema:
     """Reflect ``target`` (path, URL or an open Database). Raises EmptyDatabase when it has no tables."""
     db = target if isinstance(target, Database) else connect(target)

@@ -119,21 +119,12 @@ def make_encoder(kind: str) -> HashingEncoder | MiniLMEncoder:
 
 
 def column_values(db: Database, schema: Schema, limit: int = MAX_VALUES_PER_COLUMN) -> dict[str, list[str]]:
-    """Distinct short text values of every column whose samples hold text (what a question may name)."""
-    out: dict[str, list[str]] = {}
-    for table in schema.tables:
-        for col in table.columns:
-            if not any(isinstance(v, str) for v in col.samples):
-                continue
-            q = f"SELECT DISTINCT {db.quote(col.name)} FROM {db.quote(table.name)}"
-            res = db.execute(q, timeout_s=5.0, max_rows=limit)
-            if not res.ok:
-                continue
-            vals = sorted({str(r[0]).strip() for r in res.rows
-                           if isinstance(r[0], str) and 2 <= len(str(r[0]).strip()) <= 60})
-            if vals:
-                out[f"{table.name.lower()}.{col.name.lower()}"] = vals
-    return out
+    """Distinct text values of two letters or more, stripped, of every column whose samples hold text."""
+    from sqldistill.db.reflect import text_values
+
+    out = {column: sorted({v.strip() for v in vals if len(v.strip()) >= 2})
+           for column, vals in text_values(db, schema, limit).items()}
+    return {column: vals for column, vals in out.items() if vals}
 
 
 def mask_question(question: str, values: list[str]) -> str:

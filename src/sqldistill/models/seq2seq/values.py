@@ -30,22 +30,10 @@ ValueIndex = dict[str, list[tuple[str, str]]]  # lower-case text -> [(column "ta
 
 
 def database_values(db: Database, schema: Schema, limit: int = MAX_VALUES_PER_COLUMN) -> dict[str, list[str]]:
-    """Distinct short text values of each column holding text, as ``{"table.column": [values]}``."""
-    out: dict[str, list[str]] = {}
-    for table in schema.tables:
-        for col in table.columns:
-            typ = (col.type or "").upper()
-            texty = any(isinstance(v, str) for v in col.samples) or any(k in typ for k in ("CHAR", "TEXT"))
-            if not texty:
-                continue
-            q = f"SELECT DISTINCT {db.quote(col.name)} FROM {db.quote(table.name)}"
-            res = db.execute(q, timeout_s=5.0, max_rows=limit)
-            if not res.ok:
-                continue
-            vals = sorted({str(r[0]) for r in res.rows if isinstance(r[0], str) and 0 < len(r[0].strip()) <= 60})
-            if vals:
-                out[f"{table.name.lower()}.{col.name.lower()}"] = vals
-    return out
+    """Distinct short text values of each column holding text (by its samples or its type), as stored."""
+    from sqldistill.db.reflect import text_values
+
+    return text_values(db, schema, limit, by_type=True)
 
 
 def value_index(values: dict[str, list[str]]) -> ValueIndex:
