@@ -29,7 +29,7 @@ def tiny_config(tmp_path: Path, **overrides: object) -> Path:
     data["synth"]["n"] = 120
     data["teacher_model"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
     data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
-    data["eval"].update(execution_guided=False, num_candidates=1, latency_questions=3)
+    data["eval"].update(execution_guided=False, num_candidates=1)
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         if name:
@@ -106,11 +106,15 @@ def test_distill_runs_end_to_end_and_resumes_after_kill_9(tmp_path: Path) -> Non
     killed_dir.mkdir()
     ref = _distill(tiny_config(ref_dir), timeout=900)
     assert ref.returncode == 0, ref.stderr[-2000:]
-    assert "EX (human questions)" in ref.stdout and "report.html" in ref.stdout
+    assert "EX (human)" in ref.stdout and "report.html" in ref.stdout
     run = ref_dir / "run"
     metrics = json.loads((run / "report" / "metrics.json").read_text())
     assert metrics["data"]["train"] > 50 and set(metrics["eval"]) == {"teacher", "student"}
     assert metrics["eval"]["student"]["count"]["all"] == 38
+    # the model answers with the decoding its EX was measured with, and the table says which one that is
+    assert json.loads((run / "student" / "model" / "decoding.json").read_text())["execution_guided"] is False
+    assert metrics["eval"]["student"]["decoding"]["execution_guided"] is False
+    assert "greedy" in ref.stdout and "p50 latency" in ref.stdout
     assert "<img" in (run / "report" / "report.html").read_text()
 
     # kill -9 while each stage is in flight, then rerun: same datasets, no leftovers, nothing done twice

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from sqldistill.cli import cli
+from sqldistill.models.modeldir import write_decoding
 from sqldistill.serve.app import create_app
 from sqldistill.serve.service import SqlService, default_run_dir
 from tests.test_serve_student import singer_copy, tiny_student
@@ -62,6 +64,30 @@ def test_ask_json_and_guided(runner: CliRunner, student: Path, spider_dir: Path)
     assert doc["sql"] == "SELECT Name FROM singer" and doc["sql"] in doc["candidates"]
     assert len(doc["rows"]) == 3 and doc["truncated"] is True and doc["error"] is None
     assert doc["latency_ms"] > 0
+
+
+def test_ask_answers_with_the_decoding_the_model_was_evaluated_with(runner: CliRunner, student: Path,
+                                                                      spider_dir: Path, tmp_path: Path) -> None:
+    db = str(spider_dir / "database" / "singer" / "singer.sqlite")
+    model = tmp_path / "model"
+    shutil.copytree(student, model)
+    question = "List the names of all singers."
+
+    def ask(*extra: str) -> dict[str, object]:
+        res = runner.invoke(cli, ["ask", str(model), question, "--json", *extra])
+        assert res.exit_code == 0, res.output
+        return dict(json.loads(res.output))
+
+    assert ask("--db", db)["decoding"] == "greedy"  # never evaluated: greedy
+    write_decoding(model, execution_guided=True, num_candidates=3, memory_k=5)
+    guided = ask("--db", db)
+    assert guided["decoding"] == "guided" and len(guided["candidates"]) > 1  # type: ignore[arg-type]
+    greedy = ask("--db", db, "--greedy")
+    assert greedy["decoding"] == "greedy" and len(greedy["candidates"]) == 1  # type: ignore[arg-type]
+    assert ask()["decoding"] == "greedy"  # guided decoding needs the database; without it, greedy
+    (model / "decoding.json").write_text("{not json")
+    res = runner.invoke(cli, ["ask", str(model), question])
+    assert res.exit_code == 2 and "decoding.json" in res.output and "Traceback" not in res.output
 
 
 @pytest.mark.parametrize(

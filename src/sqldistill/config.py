@@ -104,7 +104,6 @@ class EvalConfig(_Strict):
     memory_k: int = Field(20, ge=0, le=100, description="nearest training queries added as candidates")
     timeout_s: float = Field(5.0, gt=0)
     workers: int = Field(0, ge=0, description="0: one per CPU")
-    latency_questions: int = Field(50, ge=1, description="questions timed one at a time for the latency figure")
 
 
 class Config(_Strict):

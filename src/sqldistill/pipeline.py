@@ -204,6 +204,7 @@ def _unlabelled_questions(state: RunState, out: Path) -> None:
 
 def stage_evaluate(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
     from sqldistill.eval.model_eval import evaluate_model, read_questions
+    from sqldistill.models.modeldir import write_decoding
 
     models = {"student": state.path("student", "model")}
     if "teacher" in state.results:
@@ -216,8 +217,9 @@ def stage_evaluate(state: RunState, work: Path, metrics: dict[str, Any]) -> None
         state.progress(f"evaluating the {name}")
         metrics[name] = evaluate_model(model_dir, state.cfg.database, sets, work / name,
                                        execution_guided=ev.execution_guided, num_candidates=ev.num_candidates,
-                                       memory_k=ev.memory_k, timeout_s=ev.timeout_s, workers=ev.workers,
-                                       latency_questions=ev.latency_questions)
+                                       memory_k=ev.memory_k, timeout_s=ev.timeout_s, workers=ev.workers)
+        # serve and ask answer with the decoding whose EX the report shows
+        write_decoding(model_dir, ev.execution_guided, ev.num_candidates, ev.memory_k)
 
 
 def stage_report(state: RunState, work: Path, metrics: dict[str, Any]) -> None:

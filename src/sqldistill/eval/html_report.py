@@ -125,24 +125,44 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f} ms"
+
+
+def decoding_label(decoding: dict[str, Any] | None) -> str:
+    """How a model answered: greedy, or execution-guided with its candidates."""
+    if not decoding or not decoding.get("execution_guided"):
+        return "greedy"
+    return f"guided (beam {decoding.get('num_candidates')}, mem {decoding.get('memory_k')})"
+
+
 def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
-    """Rows of (model, params, EX human, EX synthetic valid, latency) for the end-of-run table."""
+    """Rows for the end-of-run table: model, params, the decoding the model answers with, its EX on the human
+    questions and its p50 latency per question, the same two for greedy decoding (when the main decoding is not
+    greedy), and EX on held-out synthetic pairs."""
     rows = []
     for name, ev in metrics.get("eval", {}).items():
         model = metrics.get("models", {}).get(name, {})
-        ex = ev.get("ex", {}).get("all")
-        syn = ev.get("ex_valid")
+        greedy = ev.get("greedy") or {}
         rows.append([
             name,
             f"{model.get('params', 0) / 1e6:.2f}M" if model.get("params") else "-",
-            "-" if ex is None else f"{100 * ex:.1f}%",
-            "-" if syn is None else f"{100 * syn:.1f}%",
-            f"{model.get('latency_ms_p50', 0):.1f} ms" if model.get("latency_ms_p50") is not None else "-",
+            decoding_label(ev.get("decoding")),
+            _pct(ev.get("ex", {}).get("all")),
+            _ms(ev.get("latency_ms_p50", model.get("latency_ms_p50"))),
+            _pct((greedy.get("ex") or {}).get("all")) if greedy else "-",
+            _ms(greedy.get("latency_ms_p50")) if greedy else "-",
+            _pct(ev.get("ex_valid")),
         ])
     return rows
 
 
-SUMMARY_HEAD = ["model", "params", "EX (human questions)", "EX (held-out synthetic)", "latency p50"]
+SUMMARY_HEAD = ["model", "params", "decoding", "EX (human)", "p50 latency", "greedy EX", "greedy p50",
+                "EX (synthetic)"]
 
 
 def render_report(metrics: dict[str, Any]) -> str:

@@ -38,37 +38,43 @@ def read_questions(path: Path, db_id: str) -> list[dict[str, Any]]:
 
 def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str, Any]]], out: Path, *,
                    execution_guided: bool = True, num_candidates: int = 4, memory_k: int = 20,
-                   timeout_s: float = 5.0, workers: int = 0, latency_questions: int = 50) -> dict[str, Any]:
-    """EX (and EM on SQLite) of one model on each question set, plus its size and per-question latency.
+                   timeout_s: float = 5.0, workers: int = 0) -> dict[str, Any]:
+    """EX (and EM on SQLite) of one model on each question set, with the p50 latency of the decoding that
+    produced it, plus the model's size.
 
-    ``sets``: name -> {question, sql} records; the latency is timed on the first ``latency_questions`` of
-    the "human" set (else "valid"), one plain question at a time; ``workers`` 0: a scoring process per CPU."""
+    ``sets``: name -> {question, sql} records. Each set is answered with the given decoding; when it is
+    execution-guided, each set is also answered greedily and scored under ``greedy`` (its EX and latency),
+    so the report can show both, labelled. ``workers`` 0: a scoring process per CPU."""
     from sqldistill.db import connect
     from sqldistill.infer.predictor import Predictor
 
     out.mkdir(parents=True, exist_ok=True)
     predictor = Predictor.load(model_dir)
-    result: dict[str, Any] = {"params": predictor.num_parameters, "total_params": predictor.total_parameters}
+    decoding = {"execution_guided": execution_guided, "num_candidates": num_candidates, "memory_k": memory_k}
+    result: dict[str, Any] = {"params": predictor.num_parameters, "total_params": predictor.total_parameters,
+                              "decoding": decoding}
+    modes = [("", execution_guided)] + ([("greedy", False)] if execution_guided else [])
     with connect(database) as db:
         for name, examples in sets.items():
-            preds, latencies = [], []
-            for ex in examples:
-                started = time.perf_counter()
-                p = predictor.predict(ex["question"], db=db, execution_guided=execution_guided,
-                                      num_candidates=num_candidates, memory_k=memory_k)
-                latencies.append((time.perf_counter() - started) * 1000)
-                preds.append(p.sql)
-            (out / f"{name}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
-            scores = score_predictions(db, examples, preds, out / f"{name}.examples.jsonl",
-                                       timeout_s=timeout_s, workers=workers)
-            result[name] = {**scores, "latency_ms_p50": statistics.median(latencies) if latencies else None}
-        timed = [e["question"] for e in (sets.get("human") or sets["valid"])][:latency_questions]
-        lat = []
-        for q in timed:
-            started = time.perf_counter()
-            predictor.predict(q)
-            lat.append((time.perf_counter() - started) * 1000)
-        result["latency_ms_p50"] = statistics.median(lat) if lat else None
+            for mode, guided in modes:
+                preds, latencies = [], []
+                for ex in examples:
+                    started = time.perf_counter()
+                    p = predictor.predict(ex["question"], db=db, execution_guided=guided,
+                                          num_candidates=num_candidates, memory_k=memory_k)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    preds.append(p.sql)
+                stem = f"{name}.{mode}" if mode else name
+                (out / f"{stem}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
+                scores = score_predictions(db, examples, preds, out / f"{stem}.examples.jsonl",
+                                           timeout_s=timeout_s, workers=workers)
+                scores["latency_ms_p50"] = statistics.median(latencies) if latencies else None
+                if mode:
+                    result[name][mode] = scores
+                else:
+                    result[name] = scores
+    main = result.get("human") or result.get("valid") or {}
+    result["latency_ms_p50"] = main.get("latency_ms_p50")
     return result
 
 

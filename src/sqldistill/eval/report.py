@@ -46,10 +46,15 @@ def collect_metrics(database: str, results: Mapping[str, StageResult]) -> dict[s
     ev = results["evaluate"].metrics if "evaluate" in results else {}
     for name, res in ev.items():
         main = res.get("human") or res.get("valid") or {}
+        greedy = main.get("greedy") or {}
         doc["eval"][name] = {"ex": main.get("ex", {}), "em": main.get("em", {}), "count": main.get("count", {}),
                              "ex_valid": (res.get("valid") or {}).get("ex", {}).get("all"),
-                             "ex_human": (res.get("human") or {}).get("ex", {}).get("all")}
-        doc["models"].setdefault(name, {})["latency_ms_p50"] = res.get("latency_ms_p50")
+                             "ex_human": (res.get("human") or {}).get("ex", {}).get("all"),
+                             "decoding": res.get("decoding"),
+                             "latency_ms_p50": main.get("latency_ms_p50", res.get("latency_ms_p50")),
+                             "greedy": {"ex": greedy.get("ex", {}), "latency_ms_p50": greedy.get("latency_ms_p50")}
+                             if greedy else None}
+        doc["models"].setdefault(name, {})["latency_ms_p50"] = doc["eval"][name]["latency_ms_p50"]
         doc["models"][name]["params"] = res.get("params") or doc["models"][name].get("params")
     return doc
 

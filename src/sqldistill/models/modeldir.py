@@ -98,6 +98,34 @@ def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     return dict(meta)
 
 
+DECODING_FILE = "decoding.json"
+# a model never evaluated answers greedily; the counts are what execution-guided decoding uses when asked for
+GREEDY = {"execution_guided": False, "num_candidates": 4, "memory_k": 20}
+
+
+def write_decoding(model_dir: str | Path, execution_guided: bool, num_candidates: int, memory_k: int) -> None:
+    """Record, next to the model, the decoding its reported EX was measured with (``ask`` and ``serve`` answer
+    with it unless told otherwise)."""
+    write_json_atomic(Path(model_dir) / DECODING_FILE, {"execution_guided": bool(execution_guided),
+                                                        "num_candidates": int(num_candidates),
+                                                        "memory_k": int(memory_k)})
+
+
+def read_decoding(model_dir: str | Path) -> dict[str, Any]:
+    """The decoding recorded by ``write_decoding``; greedy for a model that was never evaluated."""
+    path = Path(model_dir) / DECODING_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return dict(GREEDY)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"cannot read {path}: {err}", hint="Delete the file to answer greedily") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("execution_guided"), bool):
+        raise ModelError(f"{path} does not say whether decoding is execution-guided",
+                         hint="Delete the file to answer greedily")
+    return {**GREEDY, **{k: doc[k] for k in GREEDY if k in doc}}
+
+
 def meta_schema(meta: dict[str, Any]) -> Schema:
     return Schema.from_dict(meta["schema"])
 

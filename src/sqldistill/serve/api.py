@@ -128,6 +128,7 @@ class HealthResponse(BaseModel):
     database: DatabaseInfo
     drift: DriftInfo | None
     drift_error: str | None
+    decoding: str = Field(description="how answers are decoded: greedy, or guided (execution-guided)")
     uptime_s: float
 
 

@@ -26,12 +26,14 @@ def _warn_drift(drift: Any) -> None:
 @click.argument("question")
 @click.option("--db", "target", help="The database (SQLite path or SQLAlchemy URL) to run the SQL on.")
 @click.option("--execute", is_flag=True, help="Run the SQL on --db and print the rows.")
-@click.option("--guided", is_flag=True, help="Execution-guided decoding: drop candidates that fail on --db.")
+@click.option("--guided/--greedy", default=None,
+              help="Execution-guided decoding on --db (beam + retrieval memory, result vote) or greedy decoding "
+                   "[default: the decoding the model was evaluated with, guided only when --db is given].")
 @click.option("--max-rows", default=100, show_default=True, type=click.IntRange(min=0), help="Rows to print at most.")
 @click.option("--timeout", "timeout_s", default=10.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds before the query is stopped.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, guided: bool, max_rows: int,
+def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, guided: bool | None, max_rows: int,
             timeout_s: float, as_json: bool) -> None:
     """Ask the model in MODEL_DIR a QUESTION and print the SQL (and, with --execute, the rows)."""
     from sqldistill.errors import ConfigError, DataError
@@ -45,11 +47,14 @@ def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, g
 
     require_extra("serve", "sqldistill ask", MODEL_RUNTIME)
     from sqldistill.db import connect
-    from sqldistill.models.modeldir import read_model_meta
+    from sqldistill.models.modeldir import read_decoding, read_model_meta
     from sqldistill.serve.guard import Guardrails, jsonable_rows, run_guarded
     from sqldistill.serve.service import model_schema_drift
 
     read_model_meta(model_dir)  # a clear error for a wrong directory before torch loads
+    decoding = read_decoding(model_dir)
+    if guided is None:
+        guided = bool(decoding["execution_guided"]) and target is not None
     db = None
     if target:
         drift = model_schema_drift(model_dir, target)
@@ -62,8 +67,11 @@ def ask_cmd(model_dir: Path, question: str, target: str | None, execute: bool, g
 
         with Console(stderr=True).status(f"loading {model_dir}"):
             predictor = Predictor.load(model_dir)
-        prediction = predictor.predict(question, db=db, execution_guided=guided)
+        prediction = predictor.predict(question, db=db, execution_guided=guided,
+                                       num_candidates=int(decoding["num_candidates"]),
+                                       memory_k=int(decoding["memory_k"]))
         out: dict[str, Any] = {"question": question, "sql": prediction.sql, "candidates": list(prediction.candidates),
+                               "decoding": "guided" if guided else "greedy",
                                "latency_ms": round(float(prediction.latency_ms), 3)}
         res = None
         if execute and db is not None:
@@ -130,11 +138,12 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], truncated: bool
               help="Per-call batching under load: wait this long for a fuller batch.")
 @click.option("--device", default=None, help="torch device for the model [default: auto].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch CPU threads [default: torch's].")
-@click.option("--guided", is_flag=True,
-              help="Execution-guided decoding (beam + retrieval memory, result vote): more accurate, slower.")
+@click.option("--guided/--greedy", default=None,
+              help="Execution-guided decoding (beam + retrieval memory, result vote) or greedy decoding "
+                   "[default: the decoding the model was evaluated with, see decoding.json in MODEL_DIR].")
 def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: str | None, run_dir: Path | None,
               max_rows: int, timeout_s: float, max_batch: int, batching: str, batch_wait_ms: float,
-              device: str | None, threads: int | None, guided: bool, model_process: bool | None,
+              device: str | None, threads: int | None, guided: bool | None, model_process: bool | None,
               fast_decoder: bool | None, speculative: bool) -> None:
     """Serve the model in MODEL_DIR over HTTP: JSON API, OpenAI-compatible API and a web page."""
     from sqldistill._extras import require_extra
@@ -149,12 +158,15 @@ def serve_cmd(model_dir: Path, target: str, host: str, port: int, api_key_env: s
                               hint=f"export {api_key_env}=<a long random key> and rerun")
         api_key = api_key.strip()
 
-    from sqldistill.models.modeldir import read_model_meta
+    from sqldistill.models.modeldir import read_decoding, read_model_meta
     from sqldistill.serve.app import create_app
     from sqldistill.serve.guard import Guardrails
     from sqldistill.serve.service import SqlService, default_run_dir
 
     read_model_meta(model_dir)
+    decoding = read_decoding(model_dir)
+    if guided is None:
+        guided = bool(decoding["execution_guided"])
     _check_port(host, port)  # fail in one line now, not after the model has loaded
     run = run_dir or default_run_dir(model_dir)
     from rich.console import Console

@@ -110,9 +110,12 @@ class SqlService:
                  run_dir: str | Path | None = None, max_batch: int = 16,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, drift_ttl_s: float = 30.0,
                  batch_wait_s: float = 0.0, guided: bool = False, continuous: bool = True,
-                 speculative: bool = True, worker: ModelWorker | None = None) -> None:
+                 speculative: bool = True, worker: ModelWorker | None = None,
+                 decoding: dict[str, Any] | None = None) -> None:
         self.predictor = predictor
         self.guided = guided
+        # candidates and memory hits of execution-guided decoding: those the model was evaluated with
+        self.decoding = {"num_candidates": 4, "memory_k": 20, **(decoding or {})}
         self.db = db
         self.info = info
         self.guard = guard or Guardrails()
@@ -147,9 +150,10 @@ class SqlService:
 
         ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small
         model on the CPU with the fast decoder and plain (not execution-guided) decoding."""
-        from sqldistill.models.modeldir import meta_schema, read_model_meta
+        from sqldistill.models.modeldir import meta_schema, read_decoding, read_model_meta
 
         meta = read_model_meta(model_dir)
+        kwargs.setdefault("decoding", read_decoding(model_dir))
         try:
             from sqldistill.infer.causal import SMALL_MODEL
             from sqldistill.infer.predictor import Predictor
@@ -232,6 +236,8 @@ class SqlService:
     def _guided(self, question: str) -> tuple[str, list[str]]:
         """Execution-guided decoding on the read-only database: (chosen SQL, every candidate)."""
         pred = self.predictor.predict(normalise_question(question), db=self.db, execution_guided=True,
+                                      num_candidates=int(self.decoding["num_candidates"]),
+                                      memory_k=int(self.decoding["memory_k"]),
                                       max_new_tokens=self.max_new_tokens, timeout_s=self.guard.timeout_s,
                                       max_rows=self.guard.max_rows_limit)
         return pred.sql, list(pred.candidates)
@@ -303,6 +309,7 @@ class SqlService:
                          "schema_fingerprint": drift.actual_fingerprint if drift else None},
             "drift": drift.to_dict() if drift is not None else None,
             "drift_error": error,
+            "decoding": "guided" if self.guided else "greedy",
             "uptime_s": round(time.time() - self.started, 3),
         }
 
