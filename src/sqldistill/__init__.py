@@ -6,10 +6,16 @@ The top-level verbs are imported lazily so that importing the package (and ``sql
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any
 
 __version__ = "0.1.0"
+
+# torch's OpenMP worker threads sleep, rather than spin, while they wait for work, unless the user chose
+# otherwise: on a busy machine spinning threads fight other processes for the cores, and a small model's
+# training step ran 25x slower on two loaded cores (bench/omp_wait.py measures it). Read when torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _VERBS = {
     "connect": "sqldistill.db",
