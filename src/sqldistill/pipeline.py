@@ -166,6 +166,14 @@ def stage_student(state: RunState, work: Path, metrics: dict[str, Any]) -> None:
             eval_file=state.path("synth", "valid.jsonl")))
         metrics["rounds"] = read_rounds(out)
     metrics.update(_train_result_metrics(result))
+    teacher_memory = teacher / "retrieval" if teacher is not None else None
+    if teacher_memory is not None and state.cfg.teacher_model is not None \
+            and state.cfg.teacher_model.memory == m.memory and (teacher_memory / "index.json").is_file():
+        # the same pairs and the same encoder: the teacher's memory is this one
+        state.progress("copying the teacher's retrieval memory (the same pairs and encoder)")
+        shutil.copytree(teacher_memory, out / "retrieval", dirs_exist_ok=True)
+        metrics["memory"] = json.loads((out / "retrieval" / "index.json").read_text())
+        return
     _build_memory(state, m, train_file, out, metrics)
 
 
