@@ -204,3 +204,41 @@ def test_student_stage_trains_in_two_processes_through_accelerate(tmp_path: Path
     bad = cfg.model_copy(update={"student": cfg.student.model_copy(update={"method": "dpo"})})
     with pytest.raises(ConfigError, match="processes > 1 works with sft, kd and kid"):
         distill(bad, progress=lambda _msg: None)
+
+
+@pytest.mark.slow
+def test_default_config_distills_the_pointer_family_and_serves_with_its_evaluated_decoding(tmp_path: Path) -> None:
+    from sqldistill.models.modeldir import read_decoding, read_model_meta
+    from sqldistill.models.seq2seq import is_pointer_meta
+    from sqldistill.pipeline import distill
+    from sqldistill.serve.service import SqlService
+
+    db_before = sha256_of(EXAMPLE_DB)
+    data = yaml.safe_load(preset_text("default", str(EXAMPLE_DB), str(tmp_path / "run"), str(EXAMPLE_QUESTIONS)))
+    assert data["teacher_model"]["model"] == "pointer-large" and data["student"]["model"] == "pointer-base"
+    data["synth"]["n"] = 150
+    data["teacher_model"]["epochs"] = data["student"]["epochs"] = 0.5
+    data["eval"].update(num_candidates=2, memory_k=5)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    state = distill(load_config(path), progress=lambda _msg: None)
+    run = tmp_path / "run"
+    student = run / "student" / "model"
+    assert is_pointer_meta(read_model_meta(student)) and is_pointer_meta(read_model_meta(run / "teacher" / "model"))
+    assert state.results["student"].metrics["params"] < state.results["teacher"].metrics["params"]
+    # the student indexes the same pairs with the same encoder as the teacher: its memory is the teacher's
+    memory = run / "teacher" / "model" / "retrieval"
+    assert sha256_of(student / "retrieval" / "embeddings.npy") == sha256_of(memory / "embeddings.npy")
+    ev = json.loads((run / "report" / "metrics.json").read_text())["eval"]["student"]
+    assert ev["decoding"]["execution_guided"] is True and ev["count"]["all"] == 38
+    assert ev["greedy"]["latency_ms_p50"] > 0 and 0.0 <= ev["greedy"]["ex"]["all"] <= 1.0
+    assert read_decoding(student) == {"execution_guided": True, "num_candidates": 2, "memory_k": 5}
+    service = SqlService.load(student, str(EXAMPLE_DB), warmup=False)
+    try:
+        assert service.guided and service.health()["decoding"] == "guided"
+        answer = service.answer_sync("How many employees are there?")
+        assert answer.result is not None and answer.result.ok, answer.sql
+        assert len(answer.candidates) > 1  # beam, memory and vote, not one greedy string
+    finally:
+        service.close()
+    assert sha256_of(EXAMPLE_DB) == db_before
