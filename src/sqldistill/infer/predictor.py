@@ -11,9 +11,9 @@ Contract (stable):
   returns, per question, up to ``num_candidates`` distinct SQL strings, best first.
 - ``predictor.predict(question, db=None, execution_guided=False, num_candidates=4, mode="beam")`` returns a
   ``Prediction``. With ``execution_guided`` and a ``db``, the greedy and the ``mode`` candidates, plus the
-  retrieval memory's ``memory_k`` nearest training queries (values filled in from the question), are weighed
-  (``select.vote_weights``: the model's scores, the memory's similarity, literals and database values found
-  in the question), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
+  retrieval memory's ``memory_k`` nearest training queries (values filled in from the question; none when
+  ``memory_k`` is 0), are weighed (``select.vote_weights``: the model's scores, the memory's similarity,
+  literals and database values found in the question; the values are the memory's, else the model's own), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
   whose result carries the most weight wins (``select.select_by_execution``); when every candidate fails,
   the first one is returned with ``result=None``. None of this depends on the kind of model or on the
   language of the question.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import render_prompt
 from sqldistill.infer.backend import DEFAULT_MAX_NEW_TOKENS, ContinuousDecoder, SqlGenerator, check_decoding
-from sqldistill.infer.select import select_by_execution
+from sqldistill.infer.select import select_by_execution, vote_weights
 from sqldistill.models.modeldir import meta_prompt_format, meta_schema, read_model_meta
 from sqldistill.records import ExecResult, Schema
 
@@ -145,16 +145,15 @@ class Predictor:
             if c.sql:
                 prev = scored.get(c.sql)
                 scored[c.sql] = c.score if prev is None else prev if c.score is None else max(prev, c.score)
-        cands = list(scored)
-        weights = None
+        retrieved: list[tuple[str, float]] = []
         if self.memory is not None and memory_k > 0:
-            from sqldistill.infer.select import vote_weights
-
             with self._memory_lock:
                 retrieved = self.memory.candidates(question, memory_k)
-            voted = vote_weights(cands, retrieved, question, scores=list(scored.values()), schema=self.schema,
-                                 values=self.memory.values)
-            cands, weights = [c for c, _ in voted], [w for _, w in voted]
+        # the database's text values: the memory's, else those the model keeps (the pointer student's)
+        values = self.memory.values if self.memory is not None else getattr(self.generator, "values", None)
+        voted = vote_weights(list(scored), retrieved, question, scores=list(scored.values()), schema=self.schema,
+                             values=values)
+        cands, weights = [c for c, _ in voted], [w for _, w in voted]
         sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)
 
