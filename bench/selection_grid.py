@@ -65,7 +65,9 @@ def decode_all(run: Path, model: str, beam: int, memory_k: int) -> dict[str, Any
         items.append({"question": q, "greedy": [(c.sql, c.score) for c in greedy],
                       "beam": [(c.sql, c.score) for c in beams], "retrieved": retrieved})
     return {"db_id": db.db_id, "db": CachedDatabase(db), "raw": db, "examples": examples, "items": items,
-            "schema": predictor.schema, "values": predictor.memory.values if predictor.memory else None,
+            "schema": predictor.schema,
+            "values": getattr(predictor.generator, "values", None) or (predictor.memory.values if predictor.memory
+                                                                      else None),
             "ms": {k: 1000 * statistics.median(v) for k, v in times.items()}}
 
 

@@ -13,7 +13,7 @@ Contract (stable):
   ``Prediction``. With ``execution_guided`` and a ``db``, the greedy and the ``mode`` candidates, plus the
   retrieval memory's ``memory_k`` nearest training queries (values filled in from the question; none when
   ``memory_k`` is 0), are weighed (``select.vote_weights``: the model's scores, the memory's similarity,
-  literals and database values found in the question; the values are the memory's, else the model's own), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
+  literals and database values found in the question; the values are the model's own, else the memory's), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
   whose result carries the most weight wins (``select.select_by_execution``); when every candidate fails,
   the first one is returned with ``result=None``. None of this depends on the kind of model or on the
   language of the question.
@@ -149,8 +149,8 @@ class Predictor:
         if self.memory is not None and memory_k > 0:
             with self._memory_lock:
                 retrieved = self.memory.candidates(question, memory_k)
-        # the database's text values: the memory's, else those the model keeps (the pointer student's)
-        values = self.memory.values if self.memory is not None else getattr(self.generator, "values", None)
+        # the database's text values: those the model keeps (the pointer student's), else the memory's
+        values = getattr(self.generator, "values", None) or (self.memory.values if self.memory else None)
         voted = vote_weights(list(scored), retrieved, question, scores=list(scored.values()), schema=self.schema,
                              values=values)
         cands, weights = [c for c, _ in voted], [w for _, w in voted]
