@@ -1,16 +1,18 @@
 """Distill a student for every database of a Spider-format questions file, from the database alone, and
-measure it on those human questions.
+measure it on those human questions (QUESTIONS ``tune``: the 20 tuning databases' training-set questions).
 
 For each ``db_id`` in QUESTIONS, the database ``DB_FOLDER/<db_id>/<db_id>.sqlite`` goes through the whole
 ``distill`` pipeline with the embedded default config (``sqldistill init``), so what is measured is exactly
 what a user gets. The questions are only read by the evaluate stage; nothing built from them reaches
-synthesis or training. Prints EX per database and overall (question-weighted), with the student's size and
-per-question latency (one greedy question, and execution-guided as scored), and writes ``OUT/open_dev.json``.
-"student" is the decoder's parameter count, "+encoder" adds the retrieval memory's sentence encoder.
+synthesis or training. Prints EX per database for the student and the teacher, with the default decoding (as
+``serve`` answers) and greedy; then overall and per hardness (question-weighted) for each model and mode, with
+its parameters and the median over databases of its p50 latency per question; writes ``OUT/open_dev.json``.
+"params" counts the trained network, "+encoder" adds the frozen sentence encoder it reads questions with.
 
     python bench/open_dev.py QUESTIONS DB_FOLDER [--out runs/open_dev] [--set synth.n=3000 ...]
 
-e.g. ``python bench/open_dev.py ../shared/data/spider/dev_open.json ../shared/data/spider/database``.
+e.g. ``python bench/open_dev.py ../shared/data/spider/dev_open.json ../shared/data/spider/database``, or
+``python bench/open_dev.py tune ../shared/data/spider/database --out runs/tune``.
 Runs resume like ``distill`` does: rerunning the same command skips every finished database stage.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -59,6 +62,69 @@ def config_for(db_id: str, db_path: Path, questions: list[dict[str, Any]], out: 
     return load_config(cfg_path)
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _weighted(rows: list[dict[str, Any]], model: str, key: str) -> float | None:
+    """Question-weighted mean of ``key`` over databases (a database that failed counts 0)."""
+    total = sum(r["questions"] for r in rows)
+    if not any(r.get(model) for r in rows):
+        return None
+    return sum(((r.get(model) or {}).get(key) or 0.0) * r["questions"] for r in rows) / max(total, 1)
+
+
+def _by_hardness(rows: list[dict[str, Any]], model: str, key: str) -> dict[str, float]:
+    hits: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for r in rows:
+        m = r.get(model) or {}
+        for level, n in (m.get("count_by_hardness") or {}).items():
+            if level == "all":
+                continue
+            hits[level] = hits.get(level, 0.0) + ((m.get(key) or {}).get(level) or 0.0) * n
+            counts[level] = counts.get(level, 0) + n
+    return {lv: hits[lv] / counts[lv] for lv in ("easy", "medium", "hard", "extra") if counts.get(lv)}
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def print_tables(rows: list[dict[str, Any]], seconds: float) -> None:
+    """EX per database (student and teacher, default decoding and greedy), then overall and per hardness with
+    parameters and the median over databases of each mode's p50 latency."""
+    fmt = "{:<28} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>7}"
+    print(fmt.format("database", "n", "student", "s.greedy", "teacher", "t.greedy", "s. p50 ms", "s.greedy ms",
+                     "time s"))
+    for r in rows:
+        s, t = r.get("student") or {}, r.get("teacher") or {}
+        print(fmt.format(r["db_id"], r["questions"], _pct(s.get("ex") if s else 0.0), _pct(s.get("greedy_ex")),
+                         _pct(t.get("ex")), _pct(t.get("greedy_ex")),
+                         f"{s.get('latency_ms_p50') or 0:.1f}", f"{s.get('greedy_latency_ms_p50') or 0:.1f}",
+                         f"{r['seconds']:.0f}"))
+    total = sum(r["questions"] for r in rows)
+    print(f"overall: {total} questions in {len(rows)} databases, {seconds:.0f} s")
+    head = "{:<8} {:<10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12}"
+    print(head.format("model", "decoding", "params", "+encoder", "EX", "easy", "medium", "hard", "extra",
+                      "p50 ms (med)"))
+    for model in ("student", "teacher"):
+        present = [r[model] for r in rows if r.get(model)]
+        if not present:
+            continue
+        params = f"{(present[0].get('params') or 0) / 1e6:.2f}M"
+        plus = f"{(present[0].get('total_params') or 0) / 1e6:.2f}M"
+        label = "guided" if (present[0].get("decoding") or {}).get("execution_guided") else "greedy"
+        for mode, key, ex_key, lat_key in (("default", "ex_by_hardness", "ex", "latency_ms_p50"),
+                                           ("greedy", "greedy_ex_by_hardness", "greedy_ex", "greedy_latency_ms_p50")):
+            hard = _by_hardness(rows, model, key)
+            lat = _median([m[lat_key] for m in present if m.get(lat_key) is not None])
+            print(head.format(model, label if mode == "default" else "greedy", params, plus,
+                              _pct(_weighted(rows, model, ex_key)), _pct(hard.get("easy")),
+                              _pct(hard.get("medium")), _pct(hard.get("hard")), _pct(hard.get("extra")),
+                              "-" if lat is None else f"{lat:.1f}"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("questions", type=Path, help="Spider dev.json-format questions (question, query, db_id)")
@@ -69,10 +135,19 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=None, help="just these db_ids")
     args = ap.parse_args()
 
-    if not args.questions.is_file():
+    if str(args.questions) == "tune":
+        spider = Path(__file__).resolve().parents[2] / "shared" / "data" / "spider"
+        if not (spider / "tune_dbs.txt").is_file():
+            print(f"error: no tuning databases list at {spider / 'tune_dbs.txt'}", file=sys.stderr)
+            return 2
+        tune = set((spider / "tune_dbs.txt").read_text().split())
+        items = [it for it in json.loads((spider / "train.json").read_text(encoding="utf-8"))
+                 if it["db_id"] in tune]
+    elif not args.questions.is_file():
         print(f"error: no questions file at {args.questions}", file=sys.stderr)
         return 2
-    items = json.loads(args.questions.read_text(encoding="utf-8"))
+    else:
+        items = json.loads(args.questions.read_text(encoding="utf-8"))
     by_db: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         by_db.setdefault(it["db_id"], []).append(it)
@@ -92,52 +167,38 @@ def main() -> int:
             state = distill(cfg, progress=lambda msg, d=db_id: print(f"[{d}] {msg}", file=sys.stderr, flush=True))
         except SqlDistillError as err:  # one database that cannot be distilled scores 0 and the run goes on
             print(f"error: {db_id}: {err}", file=sys.stderr, flush=True)
-            rows.append({"db_id": db_id, "questions": len(by_db[db_id]), "ex": 0.0, "teacher_ex": None,
-                         "params": None, "total_params": None, "latency_ms_p50": None,
-                         "guided_latency_ms_p50": None, "seconds": round(time.perf_counter() - t0, 1),
-                         "error": str(err)})
+            rows.append({"db_id": db_id, "questions": len(by_db[db_id]), "ex": 0.0, "student": None,
+                         "teacher": None, "seconds": round(time.perf_counter() - t0, 1), "error": str(err)})
             continue
         metrics = json.loads((state.results["report"].path / "metrics.json").read_text())
         ev = state.results["evaluate"].metrics
-        student = ev["student"]
-        human = student.get("human") or {}
-        row = {
-            "db_id": db_id,
-            "questions": len(by_db[db_id]),
-            "ex": (human.get("ex") or {}).get("all"),
-            "ex_by_hardness": human.get("ex"),
-            "ex_valid": ((student.get("valid") or {}).get("ex") or {}).get("all"),
-            "teacher_ex": (((ev.get("teacher") or {}).get("human") or {}).get("ex") or {}).get("all"),
-            "params": student.get("params"),
-            "total_params": student.get("total_params"),
-            "latency_ms_p50": student.get("latency_ms_p50"),  # one greedy question
-            "guided_latency_ms_p50": human.get("latency_ms_p50"),  # execution-guided, as scored
-            "train_pairs": metrics["data"].get("train"),
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
+        row = {"db_id": db_id, "questions": len(by_db[db_id]), "train_pairs": metrics["data"].get("train"),
+               "seconds": round(time.perf_counter() - t0, 1)}
+        for name in ("student", "teacher"):
+            res = ev.get(name) or {}
+            human = res.get("human") or {}
+            greedy = human.get("greedy") or {}
+            row[name] = {
+                "params": res.get("params"), "total_params": res.get("total_params"),
+                "decoding": res.get("decoding"),
+                "ex": (human.get("ex") or {}).get("all"), "ex_by_hardness": human.get("ex"),
+                "count_by_hardness": human.get("count"), "latency_ms_p50": human.get("latency_ms_p50"),
+                # greedy beside the default decoding (the same when the default is greedy)
+                "greedy_ex": (greedy.get("ex") or human.get("ex") or {}).get("all"),
+                "greedy_ex_by_hardness": greedy.get("ex") or human.get("ex"),
+                "greedy_latency_ms_p50": greedy.get("latency_ms_p50", human.get("latency_ms_p50")),
+                "ex_valid": ((res.get("valid") or {}).get("ex") or {}).get("all"),
+            } if res else None
+        row["ex"] = (row["student"] or {}).get("ex")
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
 
+    print_tables(rows, time.perf_counter() - started)
     total = sum(r["questions"] for r in rows)
     overall = sum((r["ex"] or 0) * r["questions"] for r in rows) / max(total, 1)
-    teacher_rows = [r for r in rows if r["teacher_ex"] is not None]
-    teacher_overall = (sum(r["teacher_ex"] * r["questions"] for r in teacher_rows) / max(total, 1)
-                       if len(teacher_rows) == len(rows) else None)
-    fmt = "{:<30} {:>5} {:>8} {:>9} {:>9} {:>10} {:>9} {:>10} {:>8}"
-    print(fmt.format("database", "n", "EX", "teacherEX", "student", "+encoder", "p50 ms", "guided ms", "time s"))
-    for r in rows:
-        print(fmt.format(r["db_id"], r["questions"], f"{100 * (r['ex'] or 0):.1f}%",
-                         "-" if r["teacher_ex"] is None else f"{100 * r['teacher_ex']:.1f}%",
-                         f"{(r['params'] or 0) / 1e6:.2f}M", f"{(r['total_params'] or 0) / 1e6:.2f}M",
-                         f"{r['latency_ms_p50'] or 0:.1f}", f"{r['guided_latency_ms_p50'] or 0:.1f}",
-                         f"{r['seconds']:.0f}"))
-    print(fmt.format("overall", total, f"{100 * overall:.1f}%",
-                     "-" if teacher_overall is None else f"{100 * teacher_overall:.1f}%", "", "", "", "",
-                     f"{time.perf_counter() - started:.0f}"))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "open_dev.json").write_text(json.dumps({"overall_ex": overall, "teacher_overall_ex": teacher_overall,
-                                                        "questions": total, "sets": args.sets, "databases": rows},
-                                                       indent=2))
+    (args.out / "open_dev.json").write_text(json.dumps({"overall_ex": overall, "questions": total,
+                                                        "sets": args.sets, "databases": rows}, indent=2))
     return 0
 
 

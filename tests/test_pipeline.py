@@ -27,8 +27,8 @@ def tiny_config(tmp_path: Path, **overrides: object) -> Path:
     """The default preset made tiny: a few hundred pairs and a few training steps."""
     data = yaml.safe_load(preset_text("default", str(EXAMPLE_DB), str(tmp_path / "run"), str(EXAMPLE_QUESTIONS)))
     data["synth"]["n"] = 120
-    data["teacher_model"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
-    data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16)
+    data["teacher_model"].update(model="1m", epochs=1, max_steps=6, batch_size=16, memory="auto")
+    data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16, memory="auto")
     data["eval"].update(execution_guided=False, num_candidates=1)
     for key, value in overrides.items():
         section, _, name = key.partition(".")
@@ -111,6 +111,9 @@ def test_distill_runs_end_to_end_and_resumes_after_kill_9(tmp_path: Path) -> Non
     metrics = json.loads((run / "report" / "metrics.json").read_text())
     assert metrics["data"]["train"] > 50 and set(metrics["eval"]) == {"teacher", "student"}
     assert metrics["eval"]["student"]["count"]["all"] == 38
+    # the student indexes the same pairs with the same encoder as the teacher: its memory is the teacher's copy
+    memory = run / "teacher" / "model" / "retrieval"
+    assert sha256_of(run / "student" / "model" / "retrieval" / "embeddings.npy") == sha256_of(memory / "embeddings.npy")
     # the model answers with the decoding its EX was measured with, and the table says which one that is
     assert json.loads((run / "student" / "model" / "decoding.json").read_text())["execution_guided"] is False
     assert metrics["eval"]["student"]["decoding"]["execution_guided"] is False
@@ -204,3 +207,39 @@ def test_student_stage_trains_in_two_processes_through_accelerate(tmp_path: Path
     bad = cfg.model_copy(update={"student": cfg.student.model_copy(update={"method": "dpo"})})
     with pytest.raises(ConfigError, match="processes > 1 works with sft, kd and kid"):
         distill(bad, progress=lambda _msg: None)
+
+
+@pytest.mark.slow
+def test_default_config_distills_the_pointer_family_and_serves_with_its_evaluated_decoding(tmp_path: Path) -> None:
+    from sqldistill.models.modeldir import read_decoding, read_model_meta
+    from sqldistill.models.seq2seq import is_pointer_meta
+    from sqldistill.pipeline import distill
+    from sqldistill.serve.service import SqlService
+
+    db_before = sha256_of(EXAMPLE_DB)
+    data = yaml.safe_load(preset_text("default", str(EXAMPLE_DB), str(tmp_path / "run"), str(EXAMPLE_QUESTIONS)))
+    assert data["teacher_model"]["model"] == "pointer-large" and data["student"]["model"] == "pointer-base"
+    data["synth"]["n"] = 150
+    data["teacher_model"]["epochs"] = data["student"]["epochs"] = 0.5
+    data["eval"].update(num_candidates=2)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    state = distill(load_config(path), progress=lambda _msg: None)
+    run = tmp_path / "run"
+    student = run / "student" / "model"
+    assert is_pointer_meta(read_model_meta(student)) and is_pointer_meta(read_model_meta(run / "teacher" / "model"))
+    assert state.results["student"].metrics["params"] < state.results["teacher"].metrics["params"]
+    assert not (student / "retrieval").exists()  # the default decoding reads no memory, so none is built
+    ev = json.loads((run / "report" / "metrics.json").read_text())["eval"]["student"]
+    assert ev["decoding"]["execution_guided"] is True and ev["count"]["all"] == 38
+    assert ev["greedy"]["latency_ms_p50"] > 0 and 0.0 <= ev["greedy"]["ex"]["all"] <= 1.0
+    assert read_decoding(student) == {"execution_guided": True, "num_candidates": 2, "memory_k": 0}
+    service = SqlService.load(student, str(EXAMPLE_DB), warmup=False)
+    try:
+        assert service.guided and service.health()["decoding"] == "guided"
+        answer = service.answer_sync("How many employees are there?")
+        assert answer.result is not None and answer.result.ok, answer.sql
+        assert len(answer.candidates) > 1  # beam, memory and vote, not one greedy string
+    finally:
+        service.close()
+    assert sha256_of(EXAMPLE_DB) == db_before

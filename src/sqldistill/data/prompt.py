@@ -13,7 +13,6 @@ from typing import Any
 
 from sqldistill.db.render import render_schema
 from sqldistill.records import Schema
-from sqldistill.sql.grounding import with_digits
 
 _SPACES = re.compile(r"\s+")
 
@@ -46,7 +45,7 @@ def render_prompt(question: str, schema: Schema | None = None, fmt: PromptFormat
     parts = []
     if schema is not None and fmt.schema_style != "none":
         parts.append(render_schema(schema, style=fmt.schema_style, samples=fmt.samples))
-    parts.append(f"Question: {with_digits(normalise_question(question))}\nSQL:")
+    parts.append(f"Question: {normalise_question(question)}\nSQL:")
     return "\n\n".join(parts)
 
 

@@ -11,12 +11,12 @@ Contract (stable):
   returns, per question, up to ``num_candidates`` distinct SQL strings, best first.
 - ``predictor.predict(question, db=None, execution_guided=False, num_candidates=4, mode="beam")`` returns a
   ``Prediction``. With ``execution_guided`` and a ``db``, the greedy and the ``mode`` candidates, plus the
-  retrieval memory's ``memory_k`` nearest training queries (values filled in from the question), with repairs
-  toward what the question names, are weighed (``select.vote_weights``), candidates that fail the critics
-  (parse, read-only, execute) are dropped, and the SQL whose result carries the most weight wins
-  (``select.select_by_execution``); when every candidate fails, the first one is returned with
-  ``result=None``. Numbers the question spells out ("two") are read as digits first. None of this depends on
-  the kind of model.
+  retrieval memory's ``memory_k`` nearest training queries (values filled in from the question; none when
+  ``memory_k`` is 0), are weighed (``select.vote_weights``: the model's scores, the memory's similarity,
+  literals and database values found in the question; the values are the model's own, else the memory's), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
+  whose result carries the most weight wins (``select.select_by_execution``); when every candidate fails,
+  the first one is returned with ``result=None``. None of this depends on the kind of model or on the
+  language of the question.
 - ``predictor.stream(slots=16, speculative=True) -> ContinuousDecoder | None``: continuous greedy decoding for
   the server, when the model offers it; ``speculative`` lets it guess tokens from the memory's SQL.
 """
@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqldistill.data.prompt import render_prompt
 from sqldistill.infer.backend import DEFAULT_MAX_NEW_TOKENS, ContinuousDecoder, SqlGenerator, check_decoding
-from sqldistill.infer.select import select_by_execution
+from sqldistill.infer.select import select_by_execution, vote_weights
 from sqldistill.models.modeldir import meta_prompt_format, meta_schema, read_model_meta
 from sqldistill.records import ExecResult, Schema
-from sqldistill.sql.grounding import with_digits
 
 if TYPE_CHECKING:
     from sqldistill.db import Database
@@ -135,18 +134,26 @@ class Predictor:
         if not execution_guided or db is None:
             cands = self.generate([question], 1, "greedy", max_new_tokens)[0]
             return Prediction(cands[0], cands, (time.perf_counter() - started) * 1000)
-        greedy = self.generate([question], 1, "greedy", max_new_tokens)[0]
-        more = self.generate([question], num_candidates, mode, max_new_tokens)[0] if num_candidates > 1 else []
-        cands = list(dict.fromkeys([c for c in greedy + more if c]))  # greedy first, then beam/sample order
-        weights = None
+        tokens = max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        check_decoding(mode, num_candidates)
+        decoded = self.generator.generate([question], 1, "greedy", max_new_tokens=tokens, with_scores=True)[0]
+        if num_candidates > 1:
+            decoded += self.generator.generate([question], num_candidates, mode, max_new_tokens=tokens,
+                                               with_scores=True)[0]
+        scored: dict[str, float | None] = {}
+        for c in decoded:  # greedy first, then beam/sample order; a query found twice keeps its best score
+            if c.sql:
+                prev = scored.get(c.sql)
+                scored[c.sql] = c.score if prev is None else prev if c.score is None else max(prev, c.score)
+        retrieved: list[tuple[str, float]] = []
         if self.memory is not None and memory_k > 0:
-            from sqldistill.infer.select import vote_weights
-
-            spoken = with_digits(question)
             with self._memory_lock:
-                retrieved = self.memory.candidates(spoken, memory_k)
-            voted = vote_weights(cands, retrieved, spoken, schema=self.schema, values=self.memory.values)
-            cands, weights = [c for c, _ in voted], [w for _, w in voted]
+                retrieved = self.memory.candidates(question, memory_k)
+        # the database's text values: those the model keeps (the pointer student's), else the memory's
+        values = getattr(self.generator, "values", None) or (self.memory.values if self.memory else None)
+        voted = vote_weights(list(scored), retrieved, question, scores=list(scored.values()), schema=self.schema,
+                             values=values)
+        cands, weights = [c for c, _ in voted], [w for _, w in voted]
         sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)
 

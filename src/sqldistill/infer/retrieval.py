@@ -255,14 +255,14 @@ def _value_in_question(question: str, values: list[str]) -> str | None:
 def fill_values(sql: str, question: str, values: dict[str, list[str]]) -> str | None:
     """``sql`` with each literal the question lacks replaced by one it has (same column / a number it says);
     None when some literal cannot be filled."""
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
 
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except (ParseError, TokenError, ValueError):
+    from sqldistill.sql.parsed import parsed
+
+    shared = parsed(sql, "sqlite")  # the memory's queries come back question after question: parse each once
+    if shared is None:
         return None
+    tree = shared.copy()
     aliases: dict[str, str] = {}
     for t in tree.find_all(exp.Table):
         aliases[(t.alias or t.name).lower()] = t.name.lower()

@@ -1,8 +1,9 @@
 """Choosing among candidates, whatever model wrote them: execution-guided selection and the retrieval vote.
 
-Nothing here knows how a candidate was decoded. ``vote_weights`` weighs the decoder's candidates (by rank) and
-the retrieval memory's (by similarity), adds repairs of each toward what the question names, and multiplies
-every weight by how well the query fits the question's words (``sql.cues``, ``sql.edits``).
+Nothing here knows how a candidate was decoded, and nothing reads the question's words: ``vote_weights``
+weighs the decoder's candidates (by the model's own score, else by rank) and the retrieval memory's (by
+similarity), and checks each by string matching alone: are its literals in the question
+(``sql.grounding``), does it use the database values the question contains (``sql.values``).
 ``select_by_execution`` drops candidates that fail to parse, are not read-only or fail to run, and returns
 the SQL whose result carries the most weight (``db.same_result`` groups equal results).
 """
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.records import ExecResult
-from sqldistill.sql.cues import cue_agreement
 from sqldistill.sql.grounding import ungrounded_literals
 from sqldistill.sql.safety import readonly_problem
+from sqldistill.sql.values import named_values, value_agreement
 
 if TYPE_CHECKING:
     from sqldistill.db import Database
@@ -71,78 +72,46 @@ def select_by_execution(
     return sql, res, dropped
 
 
-def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str,
-                 tau: float = 0.1, ungrounded: float = 0.1, student_weight: float = 0.5,
-                 cue_weight: float = 1.0, schema: Schema | None = None, link_weight: float = 0.5,
-                 values: dict[str, list[str]] | None = None, value_weight: float = 2.0,
-                 table_weight: float = 0.75, role_weight: float = 0.5,
-                 order_weight: float = 0.5) -> list[tuple[str, float]]:
-    """Each candidate with its vote: the decoder's ``student_weight / (1 + rank)``, the memory's by similarity to
-    the best hit; a candidate whose literals the question does not contain counts for ``ungrounded`` of that,
-    and every vote is multiplied by ``exp(cue_weight * cue_agreement)`` (``sql.cues``: does the query have the
-    shape the question's words ask for: an order, a count, a negation, one column or several, ...).
+def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str, *,
+                 scores: list[float | None] | None = None, schema: Schema | None = None,
+                 values: dict[str, list[str]] | None = None, tau: float = 0.1, ungrounded: float = 0.1,
+                 student_weight: float = 0.5, value_weight: float = 2.0) -> list[tuple[str, float]]:
+    """Each candidate with its vote, from the model, the memory and string checks, never the question's words.
 
-    With the ``schema``, each candidate's repairs (``sql.edits``: the columns the question names, the sort it
-    says, and with the database's ``values`` a filter on a value it names, ...) join with their source's vote,
-    and every vote is multiplied by ``exp(link_weight * projection_agreement + value_weight * value_agreement
-    + table_weight * table_agreement + role_weight * role_agreement + order_weight * order_agreement)``:
-    returned columns the question names,
-    minus those it does not; values the question names that the query uses, minus those it leaves out; minus
-    the tables it names that the query does not read; which end of a relation stored twice over one table
-    (``Friend(student_id, friend_id)``) the query reads; whether it sorts by the column the question sorts by.
+    The decoder's candidates (``student``, best first) vote ``student_weight / (1 + rank)``, or, when every
+    one carries the model's log-probability (``scores``), ``student_weight * exp(score - best score)``: its
+    probability next to the likeliest candidate's. The memory's (``retrieved``: SQL with similarity) vote
+    ``exp((similarity - top) / tau)``. A candidate with a literal the question does not contain
+    (``sql.grounding.ungrounded_literals``) counts for ``ungrounded`` of its vote. With the database's text
+    ``values`` (``{"table.column": [...]}``), every vote is multiplied by ``exp(value_weight *
+    value_agreement)`` (``sql.values``): the database values the question contains verbatim that the query
+    uses, minus those it leaves out, minus text compared with a column that does not hold it.
 
-    Defaults: cue, link, value and student weights are the best of a grid on the synthesizer's held-out
-    questions of the nine open-dev databases (bench/open_dev.py models, 715 questions), not on human questions;
-    the grid was flat there (the best dozen settings within 1 point). ``table_weight``, ``role_weight`` and
-    ``order_weight`` were set later on the same held-out questions (722, default-config models), each checked
-    not to lower selection on the human ones."""
+    Defaults: ``tau``, ``ungrounded``, ``student_weight`` and ``value_weight`` come from a grid on synthesized
+    held-out questions made when the vote also weighed hand-written English cues. Without the cues they were
+    checked again on the human questions of three tune databases (allergy_1, race_track, hospital_1; 240
+    questions; bench/open_dev.py students, one by kd, two by sft): a grid over tau 0.05-0.2, student_weight
+    0.25-2, value_weight 0-3 and ungrounded 0.1-0.3 was flat (the best setting within 2 points of these), so
+    they were kept. The model's scores and its ranks chose the same answers there."""
     out: list[tuple[str, float]] = []
+    known = scores is not None and len(scores) == len(student) and all(s is not None for s in scores)
+    best = max((s for s in scores or [] if s is not None), default=0.0)
     for rank, sql in enumerate(student):
-        out.append((sql, student_weight / (1 + rank)))
+        if known and scores is not None:
+            out.append((sql, student_weight * math.exp((scores[rank] or 0.0) - best)))
+        else:
+            out.append((sql, student_weight / (1 + rank)))
     if retrieved:
         top = retrieved[0][1]
         for sql, sim in retrieved:
             out.append((sql, math.exp((sim - top) / tau)))
-    if schema is not None:
-        from sqldistill.sql.edits import projection_agreement, repairs
-
-        seen = {sql for sql, _ in out}
-        for sql, w in list(out):
-            for fixed in repairs(question, sql, schema, values):
-                if fixed not in seen:
-                    seen.add(fixed)
-                    out.append((fixed, w))
+    named = named_values(question, values, schema) if value_weight and values else frozenset()
     weighted = []
-    bare = question
-    if schema is not None:
-        from sqldistill.sql.edits import (
-            negated_values,
-            order_agreement,
-            question_values,
-            role_agreement,
-            table_agreement,
-            value_agreement,
-            without_names,
-        )
-
-        named = question_values(question, schema, values)
-        negated = negated_values(question, named[0])
-        bare = without_names(question, schema)  # words that name a column are no cue ("number of products")
     for sql, w in out:
         w *= 1.0 if not ungrounded_literals(sql, question) else ungrounded
-        score = cue_weight * cue_agreement(bare, sql) if cue_weight else 0.0
-        if schema is not None:
-            if link_weight:
-                score += link_weight * projection_agreement(question, sql, schema)
-            if value_weight:
-                score += value_weight * value_agreement(sql, named, schema, values, negated)
-            if table_weight:
-                score += table_weight * table_agreement(bare, sql, schema)
-            if role_weight:
-                score += role_weight * role_agreement(question, sql, schema)
-            if order_weight:
-                score += order_weight * order_agreement(question, sql, schema)
-        weighted.append((sql, w * math.exp(score)))
+        if value_weight and values:
+            w *= math.exp(value_weight * value_agreement(sql, named, schema, values))
+        weighted.append((sql, w))
     return weighted
 
 

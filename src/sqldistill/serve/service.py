@@ -146,7 +146,8 @@ class SqlService:
     def load(cls, model_dir: str | Path, db_target: str | Database, *, device: str | None = None,
              threads: int | None = None, warmup: bool = True, model_process: bool | None = False,
              fast_decoder: bool | None = None, **kwargs: Any) -> SqlService:
-        """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads.
+        """Load the model once and open the database read-only; ``threads`` sets torch's CPU threads. Answers
+        are decoded as the model was evaluated (``decoding.json``; greedy when it was not) unless ``guided`` says.
 
         ``model_process``: decode in a separate process (``worker``); None = when that helps, i.e. a small
         model on the CPU with the fast decoder and plain (not execution-guided) decoding."""
@@ -154,6 +155,7 @@ class SqlService:
 
         meta = read_model_meta(model_dir)
         kwargs.setdefault("decoding", read_decoding(model_dir))
+        kwargs.setdefault("guided", bool(kwargs["decoding"]["execution_guided"]))  # as the model was evaluated
         try:
             from sqldistill.infer.causal import SMALL_MODEL
             from sqldistill.infer.predictor import Predictor

@@ -12,38 +12,19 @@ import contextlib
 import re
 from functools import lru_cache
 
-NUMBER_WORDS = {
-    "zero": 0, "no": 0, "none": 0, "one": 1, "a": 1, "an": 1, "single": 1, "once": 1, "first": 1, "two": 2,
-    "twice": 2, "both": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4, "five": 5, "fifth": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12,
-    "twenty": 20, "hundred": 100, "thousand": 1000, "million": 1_000_000,
-}
-# Numbers a query may use without the question saying them: LIMIT 1 superlatives, "more than zero", etc.
+# Numbers a query may use without the question writing them: LIMIT 1, count(*) > 0, flags.
 FREE_NUMBERS = {0, 1}
 
-_SPOKEN = {w: str(NUMBER_WORDS[w]) for w in ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                                             "eleven", "twelve")}
-_SPOKEN_NUMBER = re.compile(r"\b(" + "|".join(_SPOKEN) + r")\b(?!-)", re.I)
-
-
-def with_digits(question: str) -> str:
-    """``question`` with the numbers two to twelve written as words in digits ("at least two" -> "at least 2"),
-    the way synthesized questions and SQL literals write them ("one" stays: "at least one X" asks for any)."""
-    return _SPOKEN_NUMBER.sub(lambda m: _SPOKEN[m.group(1).lower()], question)
-
-
-_TOKEN = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def numbers_in(question: str) -> set[float]:
+    """The numbers ``question`` writes in digits ("1,500" is 1500 or 1.5: both are kept)."""
     found: set[float] = set()
-    for tok in _TOKEN.findall(question.lower()):
-        if tok[0].isdigit():
-            for variant in (tok.replace(",", ""), tok.replace(",", ".")):
-                with contextlib.suppress(ValueError):
-                    found.add(float(variant))
-        elif tok in NUMBER_WORDS:
-            found.add(float(NUMBER_WORDS[tok]))
+    for tok in _DIGITS.findall(question):
+        for variant in (tok.replace(",", ""), tok.replace(",", ".")):
+            with contextlib.suppress(ValueError):
+                found.add(float(variant))
     return found
 
 
@@ -91,7 +72,8 @@ def literals(sql: str) -> tuple[tuple[str, bool], ...]:
 
 
 def ungrounded_literals(sql: str, question: str) -> list[str]:
-    """Literals of ``sql`` that the question does not contain (strings as substrings, numbers as numbers)."""
+    """Literals of ``sql`` that the question does not contain (strings as substrings, numbers as numbers written
+    in digits; 0 and 1 are free)."""
     q = _squash(question)
     numbers = numbers_in(question)
     missing = []

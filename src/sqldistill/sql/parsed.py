@@ -1,7 +1,7 @@
 """One parse per SQL string: a cache of sqlglot trees shared by the modules that read the same candidates.
 
-Execution-guided selection asks several questions of every candidate (its literals, its width, the columns it
-returns, its repairs); each used to parse it again. ``parsed(sql, dialect)`` parses once and hands out the same
+Execution-guided selection asks several questions of every candidate (its literals, the values it compares
+with its columns); each used to parse it again. ``parsed(sql, dialect)`` parses once and hands out the same
 tree. The tree is shared: read it, and ``copy()`` it before changing anything.
 
 Contract (stable): ``parsed(sql, dialect="sqlite") -> sqlglot Expression | None`` (None when it does not parse).
