@@ -289,6 +289,15 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
         made = [mutate(done[0], random.Random(seed), {"projection": 1.0})["q"]["select"] for seed in range(40)]
         assert any(len(m) == 3 for m in made) and any(len(m) == 1 for m in made)
         assert select[::-1] in made
+        # no sort for a one-row answer; a group by a column that is not a key shows only more aggregates
+        single = abstract_slots(parse_query("SELECT avg(Net_Worth_Millions) FROM singer", g), g)  # type: ignore[arg-type]
+        grouped = abstract_slots(parse_query("SELECT Citizenship, count(*) FROM singer GROUP BY Citizenship", g),
+                                 g)  # type: ignore[arg-type]
+        assert single is not None and grouped is not None
+        for seed in range(20):
+            assert "order" not in mutate(single[0], random.Random(seed), {"order": 1.0})["q"]
+            shown = mutate(grouped[0], random.Random(seed), {"projection": 1.0})["q"]["select"]
+            assert all(len(it) > 1 or it == grouped[0]["q"]["select"][0] for it in shown), shown
 
 
 def test_join_paths_written_with_all_conditions_after_the_last_join(spider_dir: Path) -> None:

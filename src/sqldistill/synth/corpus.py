@@ -11,10 +11,12 @@ part of its schema the query does not use, or a value that cannot be found, give
 At run time ``CorpusSource`` fills shapes in over the user's schema graph (tables along foreign keys,
 columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
 user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
-drawn by skeleton, favouring skeletons not yet kept, so a run covers as many kinds of question as it can;
-a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: another
-comparison, aggregate, AND/OR, DISTINCT, sort direction or set operation), worded by ``realise``. Values are
-read from one real row of the query's tables (``anchor``), so conditions drawn together select rows.
+drawn by skeleton, strongly favouring skeletons not yet kept, so a run covers as many kinds of question as
+it can; a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: value edits
+such as another comparison or aggregate, and structural ones such as a condition or projected column added
+or dropped), worded by ``realise``; of a few neighbours, the one whose skeleton a trigram model of the
+corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
+tables and HAVING thresholds from its real groups (``anchor``), so conditions drawn together select rows.
 
 The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
 """
@@ -257,7 +259,7 @@ _NEW_ITEMS = ("label", "label", "category", "measure", "measure", "date")  # rol
 _OPPOSITE = {">": ("<", "<="), ">=": ("<=", "<"), "<": (">", ">="), "<=": (">=", ">")}
 Edit = Callable[[], None]
 _KIND_WEIGHTS = {"aggregate": 1.0, "operator": 1.0, "conj": 0.3, "distinct": 0.5, "order": 0.4, "setop": 0.3,
-                 "count": 0.3, "range": 0.3, "condition": 1.0, "projection": 0.8, "join": 1.0}
+                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0}
 
 
 class _Neighbours:
@@ -323,8 +325,8 @@ class _Neighbours:
         if q.get("order"):
             self.add("order", self.choose(q, "desc", (True, False)))
             self.add("order", self.limit(q))
-        elif projection:
-            self.add("order", self.order(q))
+        elif projection and (q.get("group") or any(len(it) == 1 for it in q["select"])):
+            self.add("order", self.order(q))  # not a query of one row (aggregates alone): its order means nothing
         if not any(len(it) > 1 for it in q["select"]):
             self.add("distinct", self.choose(q, "distinct", (True, False)))
         if projection and q["select"][0][0] != "*":
@@ -403,12 +405,20 @@ class _Neighbours:
     def project(self, q: dict[str, Any]) -> Edit:
         """One more column shown: another value of an aggregate shown, or another column."""
         def edit() -> None:
+            slots = self.shape["slots"]
             aggs = [it for it in q["select"] if len(it) > 1 and it[1] in _VALUE_AGGS]
-            if aggs and self.rng.random() < 0.7:
-                t = self.shape["slots"][aggs[0][0]]["t"]
-                item = [self.slot(t, "measure"), self.rng.choice([aggs[0][1], *_VALUE_AGGS])]
+            group = q.get("group", [])
+            # a grouped query shows another column only when it groups by a key (the name of each customer id)
+            by_key = group and all(slots.get(s, {}).get("pk") for s in group)
+            if (aggs and self.rng.random() < 0.7) or (group and not by_key):
+                t = slots[aggs[0][0]]["t"] if aggs else self.table(q)
+                agg = self.rng.choice([aggs[0][1], *_VALUE_AGGS]) if aggs else self.rng.choice(_VALUE_AGGS)
+                item = [self.slot(t, "measure"), agg]
+                if group and not aggs and ["*", "count"] not in q["select"] and self.rng.random() < 0.5:
+                    item = ["*", "count"]
             else:
-                item = [self.slot(self.table(q), self.rng.choice(_NEW_ITEMS))]
+                t = slots[group[0]]["t"] if group else self.table(q)
+                item = [self.slot(t, self.rng.choice(_NEW_ITEMS))]
             q["select"].insert(self.rng.randrange(len(q["select"]) + 1), item)
         return edit
 
