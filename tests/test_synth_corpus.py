@@ -327,10 +327,16 @@ def test_join_paths_written_with_all_conditions_after_the_last_join(spider_dir: 
         assert db.execute(to_sql(back.query)).ok
 
 
-def test_having_thresholds_come_from_the_real_groups(spider_dir: Path) -> None:
+def test_or_bounds_and_having_thresholds_fit_the_data(spider_dir: Path) -> None:
     with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
         g = build_graph(db, reflect(db, samples=0))
         rng = random.Random(0)
+        # two OR-ed bounds on one column are put apart, so they do not hold for every row
+        q = parse_query("SELECT Name FROM singer WHERE Birth_Year > 1950 OR Birth_Year < 1960", g)
+        assert q is not None
+        apart = to_sql(anchor(q, db, rng))
+        assert apart.endswith("Birth_Year > 1960 OR Birth_Year < 1950"), apart
+        assert len(db.execute(apart).rows) < len(db.execute("SELECT Name FROM singer").rows)
         for op in (">", ">=", "<", "<=", "="):
             q = parse_query(f"SELECT Citizenship FROM singer GROUP BY Citizenship HAVING count(*) {op} 40", g)
             assert q is not None

@@ -312,7 +312,7 @@ class _Neighbours:
             if family is not None:
                 self.add("operator", self.choose(c, "op", family))
             if c["op"] in _OPPOSITE and len(c["l"]) == 1 and c in where and isinstance(c.get("v"), dict) \
-                    and "slot" in c["v"]:
+                    and "slot" in c["v"] and (len(where) == 1 or q.get("conj", "and") == "and"):
                 self.add("range", self.bound(q, c))
             for key in ("v", "v2"):
                 if isinstance(c.get(key), dict) and "q" in c[key]:
@@ -487,7 +487,20 @@ def anchor(q: Query, db: Any, rng: random.Random) -> Query:
     q = q.with_(where=where)
     if q.other is not None:
         q = q.with_(other=anchor(q.other, db, rng))
-    return _thresholds(_from_row(q, db, rng), db, rng)
+    return _thresholds(_from_row(_apart(q), db, rng), db, rng)
+
+
+def _apart(q: Query) -> Query:
+    """``x < a OR x > b`` with ``a`` below ``b``: two bounds OR-ed on one column leave rows out."""
+    if q.conj != "or" or len(q.where) != 2 or q.where[0].left != q.where[1].left:
+        return q
+    low, high = sorted(q.where, key=lambda c: c.op.startswith(">"))
+    if not (low.op.startswith("<") and high.op.startswith(">")) or not all(
+            isinstance(c.value, (int, float)) and not isinstance(c.value, bool) for c in (low, high)):
+        return q
+    a, b = sorted((low.value, high.value))
+    fixed = {id(low): Cond(low.left, low.op, a), id(high): Cond(high.left, high.op, b)}
+    return q.with_(where=tuple(fixed[id(c)] for c in q.where))
 
 
 def _from_row(q: Query, db: Any, rng: random.Random) -> Query:
