@@ -298,6 +298,7 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
             assert "order" not in mutate(single[0], random.Random(seed), {"order": 1.0})["q"]
             shown = mutate(grouped[0], random.Random(seed), {"projection": 1.0})["q"]["select"]
             assert all(len(it) > 1 or it == grouped[0]["q"]["select"][0] for it in shown), shown
+            assert any(len(it) > 1 for it in shown)  # never the groups alone
 
 
 def test_join_paths_written_with_all_conditions_after_the_last_join(spider_dir: Path) -> None:

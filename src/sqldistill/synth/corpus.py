@@ -424,7 +424,10 @@ class _Neighbours:
 
     def unproject(self, q: dict[str, Any]) -> Edit:
         def edit() -> None:
-            q["select"].pop(self.rng.randrange(len(q["select"])))
+            aggs = [i for i, it in enumerate(q["select"]) if len(it) > 1]
+            # a grouped query keeps an aggregate: its groups alone ask nothing about them
+            keep = aggs if q.get("group") and len(aggs) == 1 else []
+            q["select"].pop(self.rng.choice([i for i in range(len(q["select"])) if i not in keep]))
         return edit
 
     def reorder(self, q: dict[str, Any]) -> Edit:
