@@ -8,6 +8,7 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlglot
@@ -21,6 +22,7 @@ from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth import SynthOptions, synthesize
 from sqldistill.synth.corpus import (
     CorpusSource,
+    SkeletonModel,
     anchor,
     build_corpus,
     load_corpus,
@@ -237,10 +239,128 @@ def test_values_come_from_one_row_and_neighbours_change_the_skeleton(spider_dir:
             assert done is not None
             shape = done[0]
             other = mutate(shape, rng)
-            assert other["slots"] == shape["slots"] and shape == abstract_slots(parsed, g)[0]  # type: ignore[index]
+            assert shape == abstract_slots(parsed, g)[0]  # type: ignore[index]
+            assert set(other["slots"]) == _slots_used(other)
             filled = instantiate_slots(other, g, rng, links, strict=False)
             if filled is not None and other != shape:
                 assert skeleton(to_sql(filled.query)) != skeleton(sql)
                 assert db.execute(to_sql(filled.query)).ok
                 changed += 1
         assert changed >= 4
+
+
+def _slots_used(shape: dict[str, Any]) -> set[str]:
+    """Every slot a shape's query names (as its projections, joins, groups, conditions and their values)."""
+    return set(re.findall(r'"(s\d+)"', json.dumps(shape["q"])))
+
+
+def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        links = Picker(g, random.Random(0)).links
+        rng = random.Random(1)
+        shapes = []
+        for _, sql in PAIRS:
+            parsed = parse_query(sql, g)
+            assert parsed is not None
+            done = abstract_slots(parsed, g)
+            assert done is not None
+            shapes.append((sql, done[0]))
+        for kind in ("projection", "condition", "order", "count", "range", "operator"):
+            changed = 0
+            for sql, shape in shapes:
+                for _ in range(6):
+                    other = mutate(shape, rng, {kind: 1.0})
+                    assert set(other["slots"]) == _slots_used(other), (kind, other)  # no slot left dangling
+                    filled = instantiate_slots(other, g, rng, links, strict=False)
+                    if filled is None or other == shape:
+                        continue
+                    text = to_sql(filled.query)
+                    assert db.execute(text).ok, text
+                    assert skeleton(text) != skeleton(sql), (kind, text)
+                    changed += 1
+            assert changed >= 3, kind
+        # a projection neighbour shows one column more or fewer, or the same ones in another order
+        parsed = parse_query("SELECT Name, Birth_Year FROM singer WHERE Net_Worth_Millions > 30", g)
+        assert parsed is not None
+        done = abstract_slots(parsed, g)
+        assert done is not None
+        select = done[0]["q"]["select"]
+        made = [mutate(done[0], random.Random(seed), {"projection": 1.0})["q"]["select"] for seed in range(40)]
+        assert any(len(m) == 3 for m in made) and any(len(m) == 1 for m in made)
+        assert select[::-1] in made
+        # no sort for a one-row answer; a group by a column that is not a key shows only more aggregates
+        single = abstract_slots(parse_query("SELECT avg(Net_Worth_Millions) FROM singer", g), g)  # type: ignore[arg-type]
+        grouped = abstract_slots(parse_query("SELECT Citizenship, count(*) FROM singer GROUP BY Citizenship", g),
+                                 g)  # type: ignore[arg-type]
+        assert single is not None and grouped is not None
+        for seed in range(20):
+            assert "order" not in mutate(single[0], random.Random(seed), {"order": 1.0})["q"]
+            shown = mutate(grouped[0], random.Random(seed), {"projection": 1.0})["q"]["select"]
+            assert all(len(it) > 1 or it == grouped[0]["q"]["select"][0] for it in shown), shown
+            assert any(len(it) > 1 for it in shown)  # never the groups alone
+
+
+def test_join_paths_written_with_all_conditions_after_the_last_join(spider_dir: Path) -> None:
+    sql = ("SELECT T1.Fname FROM Student AS T1 JOIN Has_Allergy AS T2 JOIN Allergy_Type AS T3 "
+           "ON T1.StuID = T2.StuID AND T2.Allergy = T3.Allergy WHERE T3.AllergyType = 'food'")
+    with connect(str(spider_dir / "database" / "allergy_1" / "allergy_1.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        q = parse_query(sql, g)
+        assert q is not None and q.chained and len(q.joins) == 2
+        assert skeleton(to_sql(q)) == skeleton(sql)
+        assert sorted(db.execute(to_sql(q)).rows) == sorted(db.execute(sql).rows) != []
+        plain = to_sql(q.with_(chained=False))
+        assert "JOIN Has_Allergy AS T2 ON" in plain and sorted(db.execute(plain).rows) == sorted(db.execute(sql).rows)
+        # two joins with no ON at all, or a condition count that does not match, stay outside the subset
+        assert parse_query(sql.replace(" AND T2.Allergy = T3.Allergy", ""), g) is None
+        done = abstract_slots(q, g)
+        assert done is not None and done[0]["q"]["chained"] is True
+        links = Picker(g, random.Random(0)).links
+        rng = random.Random(0)
+        filled = [f for f in (instantiate_slots(done[0], g, rng, links) for _ in range(10)) if f is not None]
+        assert filled and all(skeleton(to_sql(f.query)) == skeleton(sql) for f in filled)
+        # the neighbour written the other way: one ON per JOIN
+        other = mutate(done[0], rng, {"join": 1.0})
+        assert "chained" not in other["q"]
+        back = instantiate_slots(other, g, rng, links)
+        assert back is not None and " ON " in to_sql(back.query).split("JOIN")[1]
+        assert db.execute(to_sql(back.query)).ok
+
+
+def test_or_bounds_and_having_thresholds_fit_the_data(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        rng = random.Random(0)
+        # two OR-ed bounds on one column are put apart, so they do not hold for every row
+        q = parse_query("SELECT Name FROM singer WHERE Birth_Year > 1950 OR Birth_Year < 1960", g)
+        assert q is not None
+        apart = to_sql(anchor(q, db, rng))
+        assert apart.endswith("Birth_Year > 1960 OR Birth_Year < 1950"), apart
+        assert len(db.execute(apart).rows) < len(db.execute("SELECT Name FROM singer").rows)
+        for op in (">", ">=", "<", "<=", "="):
+            q = parse_query(f"SELECT Citizenship FROM singer GROUP BY Citizenship HAVING count(*) {op} 40", g)
+            assert q is not None
+            empty = not db.execute(to_sql(q)).rows
+            assert empty or op in ("<", "<=")
+            for _ in range(5):
+                fixed = anchor(q, db, rng)
+                assert skeleton(to_sql(fixed)) == skeleton(to_sql(q))
+                assert db.execute(to_sql(fixed)).rows, to_sql(fixed)
+        # with several groups of different sizes, a threshold also leaves some group out
+        q = parse_query("SELECT Citizenship FROM singer GROUP BY Citizenship HAVING count(*) > 40", g)
+        assert q is not None
+        groups = len(db.execute("SELECT DISTINCT Citizenship FROM singer").rows)
+        sizes = {r[0] for r in db.execute("SELECT count(*) FROM singer GROUP BY Citizenship").rows}
+        if len(sizes) > 1:
+            rows = db.execute(to_sql(anchor(q, db, rng))).rows
+            assert 0 < len(rows) < groups
+
+
+def test_skeleton_model_prefers_sql_that_reads_like_the_corpus() -> None:
+    model = SkeletonModel(e.skeleton for e in load_corpus().entries)
+    usual = "select c from t where c > v order by c desc"
+    assert model.score(usual) > model.score("select c from t order by c desc where c > v")
+    assert model.score(usual) > model.score("select c from t where c > v desc order by c")
+    assert model.score("select c from t join t on c = c where c = v") > \
+        model.score("select c from t join t on c = c on c = c where c = v")

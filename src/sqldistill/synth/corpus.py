@@ -11,10 +11,12 @@ part of its schema the query does not use, or a value that cannot be found, give
 At run time ``CorpusSource`` fills shapes in over the user's schema graph (tables along foreign keys,
 columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
 user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
-drawn by skeleton, favouring skeletons not yet kept, so a run covers as many kinds of question as it can;
-a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: another
-comparison, aggregate, AND/OR, DISTINCT, sort direction or set operation), worded by ``realise``. Values are
-read from one real row of the query's tables (``anchor``), so conditions drawn together select rows.
+drawn by skeleton, strongly favouring skeletons not yet kept, so a run covers as many kinds of question as
+it can; a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: value edits
+such as another comparison or aggregate, and structural ones such as a condition or projected column added
+or dropped), worded by ``realise``; of a few neighbours, the one whose skeleton a trigram model of the
+corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
+tables and HAVING thresholds from its real groups (``anchor``), so conditions drawn together select rows.
 
 The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
 """
@@ -28,7 +30,7 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -38,7 +40,7 @@ from typing import Any
 from sqldistill.errors import DataError
 from sqldistill.records import Example
 from sqldistill.synth.graph import SchemaGraph
-from sqldistill.synth.ir import Col, Query, spoken_value, to_sql, walk
+from sqldistill.synth.ir import Col, Cond, Item, Query, spoken_value, to_sql, walk
 from sqldistill.synth.shapes import Filled, Shape, abstract_slots, instantiate_slots
 
 FORMAT = 1
@@ -249,40 +251,227 @@ def speak(template: str, filled: Filled, graph: SchemaGraph, rng: random.Random)
 _OP_FAMILIES = (("=", "!=", ">", "<", ">=", "<="), ("like", "not like"), ("in", "not in"))
 _VALUE_AGGS = ("sum", "avg", "min", "max")
 _SETOPS = ("union", "intersect", "except")
-_UNSET = {"desc": False, "distinct": False, "conj": "and"}  # what a shape leaves out
+_UNSET = {"desc": False, "distinct": False, "conj": "and", "chained": False}  # what a shape leaves out
+# a condition a neighbour adds: its operator and the role of the column it compares
+_NEW_CONDS = (("=", "category"), ("=", "label"), ("!=", "category"), (">", "measure"), ("<", "measure"),
+              (">=", "measure"), ("<=", "measure"), ("like", "label"))
+_NEW_ITEMS = ("label", "label", "category", "measure", "measure", "date")  # roles of an added projection
+_OPPOSITE = {">": ("<", "<="), ">=": ("<=", "<"), "<": (">", ">="), "<=": (">=", ">")}
+Edit = Callable[[], None]
+_KIND_WEIGHTS = {"aggregate": 1.0, "operator": 1.0, "conj": 0.3, "distinct": 0.5, "order": 0.4, "setop": 0.3,
+                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0}
 
 
-def mutate(shape: Shape, rng: random.Random) -> Shape:
-    """A neighbour of ``shape``: one or two of its operators, aggregates, AND/OR, DISTINCT, sort direction or
-    set operation changed. People ask these too, and a corpus holds only some of them."""
-    out: Shape = json.loads(json.dumps(shape))
-    sites: list[tuple[Any, Any, Sequence[Any]]] = []
+class _Neighbours:
+    """The edits that turn a shape into a neighbour, grouped by kind; each edit changes the shape in place."""
 
-    def query(q: dict[str, Any]) -> None:
+    def __init__(self, shape: Shape, rng: random.Random) -> None:
+        self.shape = shape
+        self.rng = rng
+        self.kinds: dict[str, list[Edit]] = {}
+        self.paths: list[dict[str, Any]] = []  # query parts joining three tables or more
+        self.query(shape["q"], projection=not shape["q"].get("setop"))
+        if self.paths:
+            self.add("join", self.restyle)
+
+    def restyle(self) -> None:
+        """Every join path written the other way: one ON per JOIN, or all ON conditions after the last."""
+        chained = not any(q.get("chained") for q in self.paths)
+        for q in self.paths:
+            if chained:
+                q["chained"] = True
+            else:
+                q.pop("chained", None)
+
+    def add(self, kind: str, edit: Edit) -> None:
+        self.kinds.setdefault(kind, []).append(edit)
+
+    def slot(self, t: int, role: str) -> str:
+        used = {int(s[1:]) for s in self.shape["slots"] if s[1:].isdigit()}
+        name = f"s{max(used, default=-1) + 1}"
+        self.shape["slots"][name] = {"t": t, "role": role}
+        return name
+
+    def choose(self, container: Any, key: Any, options: Sequence[Any]) -> Edit:
+        def edit() -> None:
+            current = container.get(key, _UNSET.get(key)) if isinstance(container, dict) else container[key]
+            container[key] = self.rng.choice([o for o in options if o != current])
+        return edit
+
+    def query(self, q: dict[str, Any], projection: bool) -> None:
+        """Edits of one query part; ``projection`` allows changing what it selects (not a subquery's or a
+        set operation's, whose columns must line up with something else)."""
         for it in (*q["select"], *q.get("order", [])):
             if len(it) > 1 and it[1] in _VALUE_AGGS:
-                sites.append((it, 1, _VALUE_AGGS))
-        for c in (*q.get("where", []), *q.get("having", [])):
+                self.add("aggregate", self.choose(it, 1, _VALUE_AGGS))
+            if len(it) > 1 and it[1] == "count" and len(it) < 3:
+                self.add("count", self.count_edit(q, it))
+        where = q.get("where", [])
+        for c in (*where, *q.get("having", [])):
             family = next((f for f in _OP_FAMILIES if c["op"] in f), None)
             if family is not None:
-                sites.append((c, "op", family))
+                self.add("operator", self.choose(c, "op", family))
+            if c["op"] in _OPPOSITE and len(c["l"]) == 1 and c in where and isinstance(c.get("v"), dict) \
+                    and "slot" in c["v"] and (len(where) == 1 or q.get("conj", "and") == "and"):
+                self.add("range", self.bound(q, c))
             for key in ("v", "v2"):
                 if isinstance(c.get(key), dict) and "q" in c[key]:
-                    query(c[key]["q"])
-        if len(q.get("where", [])) > 1:
-            sites.append((q, "conj", ("and", "or")))
+                    self.query(c[key]["q"], projection=False)
+        if len(where) > 1:
+            self.add("conj", self.choose(q, "conj", ("and", "or")))
+        self.add("condition", self.more(q))
+        if any(isinstance(c.get("v"), dict) and ("slot" in c["v"] or "lit" in c["v"]) for c in where):
+            self.add("condition", self.fewer(q))
         if q.get("order"):
-            sites.append((q, "desc", (True, False)))
+            self.add("order", self.choose(q, "desc", (True, False)))
+            self.add("order", self.limit(q))
+        elif projection and (q.get("group") or any(len(it) == 1 for it in q["select"])):
+            self.add("order", self.order(q))  # not a query of one row (aggregates alone): its order means nothing
         if not any(len(it) > 1 for it in q["select"]):
-            sites.append((q, "distinct", (True, False)))
+            self.add("distinct", self.choose(q, "distinct", (True, False)))
+        if projection and q["select"][0][0] != "*":
+            self.add("projection", self.project(q))
+            if len(q["select"]) > 1:
+                self.add("projection", self.unproject(q))
+                self.add("projection", self.reorder(q))
+        if len(q["tables"]) > 2:
+            self.paths.append(q)
         if "setop" in q:
-            sites.append((q, "setop", _SETOPS))
-            query(q["other"])
+            self.add("setop", self.choose(q, "setop", _SETOPS))
+            self.query(q["other"], projection=False)
 
-    query(out["q"])
-    for container, key, options in rng.sample(sites, min(len(sites), 1 if rng.random() < 0.7 else 2)):
-        current = container[key] if not isinstance(container, dict) else container.get(key, _UNSET.get(key))
-        container[key] = rng.choice([o for o in options if o != current])
+    def table(self, q: dict[str, Any]) -> int:
+        return int(self.rng.choice(q["tables"]))
+
+    def count_edit(self, q: dict[str, Any], it: list[Any]) -> Edit:
+        """count(*) <-> count(column): the same count, written the other way people write it."""
+        def edit() -> None:
+            if it[0] != "*":
+                it[0] = "*"
+                return
+            own = [s for s in (*q.get("group", []), *(i[0] for i in q["select"])) if s != "*"]
+            it[0] = own[0] if own else self.slot(self.table(q), "key")
+        return edit
+
+    def bound(self, q: dict[str, Any], c: dict[str, Any]) -> Edit:
+        """A second bound on a compared column: ``x >= a AND x <= b``, ``x < a OR x > b``."""
+        def edit() -> None:
+            other = {"l": list(c["l"]), "op": self.rng.choice(_OPPOSITE[c["op"]]), "v": {"slot": c["l"][0]}}
+            q["where"].insert(q["where"].index(c) + 1, other)
+            if len(q["where"]) == 2:
+                q["conj"] = "or" if c["op"] in ("<", "<=") and other["op"] in (">", ">=") and \
+                    self.rng.random() < 0.5 else "and"
+        return edit
+
+    def more(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            op, role = self.rng.choice(_NEW_CONDS)
+            s = self.slot(self.table(q), role)
+            where = q.setdefault("where", [])
+            where.insert(self.rng.choice([0, len(where)]), {"l": [s], "op": op, "v": {"slot": s}})
+        return edit
+
+    def fewer(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            plain = [c for c in q["where"] if isinstance(c.get("v"), dict) and ("slot" in c["v"] or "lit" in c["v"])]
+            q["where"].remove(self.rng.choice(plain))
+            if len(q["where"]) < 2:
+                q.pop("conj", None)
+            if not q["where"]:
+                del q["where"]
+        return edit
+
+    def order(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            if q.get("group"):
+                q["order"] = [["*", "count"]]
+            else:
+                shown = [it for it in q["select"] if it[0] != "*" and len(it) == 1]
+                q["order"] = [list(self.rng.choice(shown))] if shown and self.rng.random() < 0.5 else \
+                    [[self.slot(self.table(q), self.rng.choice(("measure", "date", "label")))]]
+            q["desc"] = self.rng.random() < 0.5
+            if self.rng.random() < (0.7 if q.get("group") else 0.4):
+                q["limit"] = 1
+        return edit
+
+    def limit(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            if q.get("limit") is None:
+                q["limit"] = 1
+            else:
+                del q["limit"]
+        return edit
+
+    def project(self, q: dict[str, Any]) -> Edit:
+        """One more column shown: another value of an aggregate shown, or another column."""
+        def edit() -> None:
+            slots = self.shape["slots"]
+            aggs = [it for it in q["select"] if len(it) > 1 and it[1] in _VALUE_AGGS]
+            group = q.get("group", [])
+            # a grouped query shows another column only when it groups by a key (the name of each customer id)
+            by_key = group and all(slots.get(s, {}).get("pk") for s in group)
+            if (aggs and self.rng.random() < 0.7) or (group and not by_key):
+                t = slots[aggs[0][0]]["t"] if aggs else self.table(q)
+                agg = self.rng.choice([aggs[0][1], *_VALUE_AGGS]) if aggs else self.rng.choice(_VALUE_AGGS)
+                item = [self.slot(t, "measure"), agg]
+                if group and not aggs and ["*", "count"] not in q["select"] and self.rng.random() < 0.5:
+                    item = ["*", "count"]
+            else:
+                t = slots[group[0]]["t"] if group else self.table(q)
+                item = [self.slot(t, self.rng.choice(_NEW_ITEMS))]
+            q["select"].insert(self.rng.randrange(len(q["select"]) + 1), item)
+        return edit
+
+    def unproject(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            aggs = [i for i, it in enumerate(q["select"]) if len(it) > 1]
+            # a grouped query keeps an aggregate: its groups alone ask nothing about them
+            keep = aggs if q.get("group") and len(aggs) == 1 else []
+            q["select"].pop(self.rng.choice([i for i in range(len(q["select"])) if i not in keep]))
+        return edit
+
+    def reorder(self, q: dict[str, Any]) -> Edit:
+        def edit() -> None:
+            item = q["select"].pop(self.rng.randrange(len(q["select"])))
+            q["select"].insert(self.rng.choice([i for i in range(len(q["select"]) + 1)
+                                                if q["select"][i:i + 1] != [item]]), item)
+        return edit
+
+
+def _used_slots(q: dict[str, Any], out: set[str]) -> None:
+    for it in (*q["select"], *q.get("order", [])):
+        out.add(it[0])
+    out.update(s for pair in q.get("joins", []) for s in pair)
+    out.update(q.get("group", []))
+    for c in (*q.get("where", []), *q.get("having", [])):
+        out.add(c["l"][0])
+        for v in (c.get("v"), c.get("v2")):
+            if isinstance(v, dict):
+                if "q" in v:
+                    _used_slots(v["q"], out)
+                out.update(v[k] for k in ("slot", "col") if k in v)
+    if "other" in q:
+        _used_slots(q["other"], out)
+
+
+def mutate(shape: Shape, rng: random.Random, kinds: dict[str, float] | None = None) -> Shape:
+    """A neighbour of ``shape``: one or two edits of one kind each. Value edits change an operator, aggregate,
+    AND/OR, DISTINCT, sort direction or set operation; structural ones add or drop a condition (or a second
+    bound on a compared column), a projected column, a sort or its limit, reorder the projection, write
+    count(*) as count(column), or write a join path's ON conditions together after its last JOIN. People ask
+    these too, and a corpus holds only some of them; ``kinds`` weighs the kinds of edit."""
+    out: Shape = json.loads(json.dumps(shape))
+    weights = _KIND_WEIGHTS if kinds is None else kinds
+    for _ in range(1 if rng.random() < 0.7 else 2):
+        sites = _Neighbours(out, rng).kinds  # found again: the first edit may have moved them
+        names = sorted(k for k in sites if weights.get(k, 0) > 0)
+        if names:
+            kind = rng.choices(names, weights=[weights[k] for k in names])[0]
+            rng.choice(sites[kind])()
+    used: set[str] = set()
+    _used_slots(out["q"], used)
+    used.update(s for link in out.get("links", []) for s in link[:2])
+    out["slots"] = {s: meta for s, meta in out["slots"].items() if s in used}
     return out
 
 
@@ -293,14 +482,31 @@ _ANCHORED = ("=", "like", "between", ">", ">=", "<", "<=")
 
 def anchor(q: Query, db: Any, rng: random.Random) -> Query:
     """``q`` with the values of its AND-ed conditions taken from one real row of its tables, so conditions
-    drawn independently do not exclude each other (two equalities on values no row holds together)."""
-    from sqldistill.synth.ir import Cond, Item
-
+    drawn independently do not exclude each other (two equalities on values no row holds together), and
+    the thresholds of its HAVING conditions taken from its real groups (``HAVING count(*) >= 10`` keeps no
+    group of a small database)."""
     where = tuple(Cond(c.left, c.op, anchor(c.value, db, rng), c.value2) if isinstance(c.value, Query) else c
                   for c in q.where)
     q = q.with_(where=where)
     if q.other is not None:
         q = q.with_(other=anchor(q.other, db, rng))
+    return _thresholds(_from_row(_apart(q), db, rng), db, rng)
+
+
+def _apart(q: Query) -> Query:
+    """``x < a OR x > b`` with ``a`` below ``b``: two bounds OR-ed on one column leave rows out."""
+    if q.conj != "or" or len(q.where) != 2 or q.where[0].left != q.where[1].left:
+        return q
+    low, high = sorted(q.where, key=lambda c: c.op.startswith(">"))
+    if not (low.op.startswith("<") and high.op.startswith(">")) or not all(
+            isinstance(c.value, (int, float)) and not isinstance(c.value, bool) for c in (low, high)):
+        return q
+    a, b = sorted((low.value, high.value))
+    fixed = {id(low): Cond(low.left, low.op, a), id(high): Cond(high.left, high.op, b)}
+    return q.with_(where=tuple(fixed[id(c)] for c in q.where))
+
+
+def _from_row(q: Query, db: Any, rng: random.Random) -> Query:
     picks = [i for i, c in enumerate(q.where) if c.op in _ANCHORED and not c.left.agg and c.left.col.name != "*"
              and not isinstance(c.value, (Query, Col, tuple)) and c.value is not None]
     if q.conj != "and" or not picks:
@@ -316,6 +522,24 @@ def anchor(q: Query, db: Any, rng: random.Random) -> Query:
         value, value2 = _around(c, seen, rng)
         conds[i] = Cond(c.left, c.op, value, value2)
     return q.with_(where=tuple(conds))
+
+
+def _thresholds(q: Query, db: Any, rng: random.Random) -> Query:
+    """HAVING thresholds that some group of ``q`` passes and, where the groups allow, some group fails."""
+    conds = list(q.having)
+    for k, c in enumerate(conds):
+        if c.op not in (">", ">=", "<", "<=", "=") or c.value2 is not None or isinstance(c.value, bool) \
+                or not isinstance(c.value, (int, float)):
+            continue
+        probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group)
+        res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
+        seen = sorted({row[0] for row in res.rows if isinstance(row[0], (int, float))}) if res.ok else []
+        if not seen:
+            continue
+        fits = {">": seen[:-1], ">=": seen[1:], "<": seen[1:], "<=": seen[:-1], "=": seen}[c.op] or seen
+        value = rng.choice(fits)
+        conds[k] = Cond(c.left, c.op, round(value, 2) if isinstance(value, float) else value)
+    return q.with_(having=tuple(conds)) if conds else q
 
 
 def _around(c: Any, seen: Any, rng: random.Random) -> tuple[Any, Any]:
@@ -422,6 +646,54 @@ def build_corpus(train: str | os.PathLike[str], db_dir: str | os.PathLike[str], 
 # ---------------------------------------------------------------------------- the source
 
 
+class SkeletonModel:
+    """A token trigram model of the corpus's skeletons: how much a skeleton reads like the SQL people wrote.
+
+    Neighbouring shapes are many and most ask what no one asks; of a few neighbours, the one this model
+    likes best is kept (interpolated trigram, bigram and unigram estimates; the score is the mean log
+    probability per token, so long queries are not penalised for their length)."""
+
+    def __init__(self, skeletons: Iterable[str], order: int = 3, mix: float = 0.6) -> None:
+        self.order = order
+        self.mix = mix
+        self.grams: Counter[tuple[str, ...]] = Counter()
+        self.contexts: Counter[tuple[str, ...]] = Counter()
+        for skel in skeletons:
+            tokens = self._tokens(skel)
+            for i in range(order - 1, len(tokens)):
+                for k in range(1, order + 1):
+                    gram = tuple(tokens[i - k + 1:i + 1])
+                    self.grams[gram] += 1
+                    self.contexts[gram[:-1]] += 1
+        self.vocabulary = max(1, sum(1 for g in self.grams if len(g) == 1))
+
+    def _tokens(self, skel: str) -> list[str]:
+        return ["<s>"] * (self.order - 1) + skel.split() + ["</s>"]
+
+    def score(self, skel: str) -> float:
+        tokens = self._tokens(skel)
+        total = 0.0
+        for i in range(self.order - 1, len(tokens)):
+            p = 1.0 / self.vocabulary
+            for k in range(1, self.order + 1):
+                gram = tuple(tokens[i - k + 1:i + 1])
+                seen = self.contexts[gram[:-1]]
+                if seen:
+                    p = self.mix * self.grams[gram] / seen + (1 - self.mix) * p
+            total += math.log(p)
+        return total / (len(tokens) - self.order + 1)
+
+
+_MODEL: list[tuple[Corpus, SkeletonModel]] = []
+
+
+def skeleton_model(corpus: Corpus) -> SkeletonModel:
+    """The ``SkeletonModel`` of ``corpus`` (each shape counted once), built once for the corpus last used."""
+    if not _MODEL or _MODEL[0][0] is not corpus:
+        _MODEL[:] = [(corpus, SkeletonModel(e.skeleton for e in corpus.entries))]
+    return _MODEL[0][1]
+
+
 class CorpusSource:
     """Candidates from the corpus: a skeleton drawn (unseen ones first), one of its shapes filled in, worded.
 
@@ -430,13 +702,16 @@ class CorpusSource:
     """
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
-                 neighbours: float = 0.8) -> None:
+                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 
         self.graph = graph
         self.db = db
         self.neighbours = neighbours  # share of repeat draws that fill a neighbour instead (``mutate``)
+        self.fresh = fresh  # how much a skeleton of the corpus not yet kept is favoured over kept ones
+        self.choices = choices  # neighbours drawn to keep the likeliest one (``SkeletonModel``)
+        self.model = skeleton_model(corpus)
         self.rng = random.Random(seed)
         self.links = Picker(graph, random.Random(seed)).links
         self.schema = spider_schema(graph)
@@ -456,6 +731,8 @@ class CorpusSource:
         fails = self.tried[i] - self.built[i]
         dropped = self.built[i] - self.kept[i]
         w = self.base[i] / (1 + self.kept[i]) ** 1.5 * 0.5 ** min(fails, 30) * 0.7 ** min(dropped, 30)
+        if not self.kept[i] and self.groups[i][0] not in self.seen:
+            w *= self.fresh
         if self.level.get(i) in self.full:
             w *= 0.05
         return w
@@ -471,18 +748,29 @@ class CorpusSource:
         self.tried[i] += 1
         entries = self.groups[i][1]
         filled = None
-        # a skeleton already kept gives a neighbour instead of a repeat, when it asks something new
+        # a skeleton already kept gives a neighbour instead of a repeat, when it asks something new; of a few
+        # neighbours, the one whose SQL reads most like the corpus's
         neighbour = self.kept[i] > 0 and self.rng.random() < self.neighbours
-        for attempt in range(4):  # the shape's own column roles first, then any column its use allows
+        options: list[tuple[float, Entry, Filled]] = []
+        for attempt in range(self.choices if neighbour else 4):
             entry = self.rng.choices(entries, weights=[e.n for e in entries])[0]
             shape = mutate(entry.shape, self.rng) if neighbour else entry.shape
-            filled = instantiate_slots(shape, self.graph, self.rng, self.links, strict=attempt < 2)
-            if filled is not None and sensible(filled.query, self.graph) and not (
-                    neighbour and skeleton(to_sql(filled.query, self.graph.dialect)) in self.seen):
+            # the shape's own column roles first, then any column its use allows
+            filled = instantiate_slots(shape, self.graph, self.rng, self.links, strict=True) if neighbour or \
+                attempt < 2 else None
+            if filled is None and (neighbour or attempt >= 2):
+                filled = instantiate_slots(shape, self.graph, self.rng, self.links, strict=False)
+            if filled is None or not sensible(filled.query, self.graph):
+                continue
+            if not neighbour:
+                options.append((0.0, entry, filled))
                 break
-            filled = None
-        if filled is None:
+            skel = skeleton(to_sql(filled.query, self.graph.dialect))
+            if skel not in self.seen:
+                options.append((self.model.score(skel), entry, filled))
+        if not options:
             return None
+        _, entry, filled = max(options, key=lambda o: o[0])
         self.built[i] += 1
         if self.db is not None:
             filled = Filled(anchor(filled.query, self.db, self.rng), filled.columns, filled.tables)
@@ -509,5 +797,5 @@ class CorpusSource:
             self.seen.add(skeleton(ex.sql))
 
 
-__all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "anchor", "build_corpus", "default_path", "load_corpus",
-           "mutate", "phrasing", "speak", "values_of"]
+__all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "SkeletonModel", "anchor", "build_corpus", "default_path", "load_corpus",
+           "mutate", "phrasing", "skeleton_model", "speak", "values_of"]

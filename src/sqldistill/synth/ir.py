@@ -66,6 +66,9 @@ class Query:
     distinct: bool = False
     setop: str = ""  # "" or one of SET_OPS
     other: Query | None = None
+    # the ON conditions written together after the last JOIN (``FROM a JOIN b JOIN c ON x = y AND z = w``),
+    # one of the ways people write a join path; the same query as one ON per JOIN
+    chained: bool = False
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def with_(self, **changes: Any) -> Query:
@@ -172,7 +175,11 @@ def to_sql(q: Query, dialect: str = "sqlite") -> str:
         src = [f"FROM {ident(q.tables[0], d)} AS T1"]
         for k, table in enumerate(q.tables[1:], start=1):
             a, b = q.joins[k - 1]
-            src.append(f"JOIN {ident(table, d)} AS T{k + 1} ON {s.col(a)} = {s.col(b)}")
+            src.append(f"JOIN {ident(table, d)} AS T{k + 1}")
+            if not q.chained:
+                src.append(f"ON {s.col(a)} = {s.col(b)}")
+        if q.chained:
+            src.append("ON " + " AND ".join(f"{s.col(a)} = {s.col(b)}" for a, b in q.joins))
         parts.append(" ".join(src))
     else:
         parts.append(f"FROM {ident(q.tables[0], d)}")

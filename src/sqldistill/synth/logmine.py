@@ -84,11 +84,19 @@ class _Reader:
         aliases: dict[str, str] = {}
         tables = [self._table(src.this, aliases)]
         joins: list[tuple[Col, Col]] = []
+        ons: list[Any] = []  # each JOIN's ON condition, or None
         for j in node.args.get("joins") or []:
             if not isinstance(j.this, exp.Table) or j.args.get("side") or j.args.get("kind") not in (None, "", "INNER"):
                 raise _Unsupported("join kind")
             tables.append(self._table(j.this, aliases))
             on = j.args.get("on")
+            ons.append(None if on is None or (isinstance(on, exp.Boolean) and on.this is True) else on)
+        chained = len(ons) > 1 and all(on is None for on in ons[:-1]) and isinstance(ons[-1], exp.And)
+        if chained:  # FROM a JOIN b JOIN c ON x = y AND z = w: one equality per joined table, all at the end
+            ons = list(ons[-1].flatten())
+            if len(ons) != len(tables) - 1:
+                raise _Unsupported("join condition")
+        for on in ons:
             if not isinstance(on, exp.EQ):
                 raise _Unsupported("join condition")
             joins.append((self.column(on.this, aliases, tables), self.column(on.expression, aliases, tables)))
@@ -112,7 +120,7 @@ class _Reader:
                 raise _Unsupported("limit")
             limit = int(lim.this)
         return Query(select, tuple(tables), tuple(joins), where, conj, group, having, order, desc, limit,
-                     bool(node.args.get("distinct")))
+                     bool(node.args.get("distinct")), chained=chained)
 
     def _table(self, node: Any, aliases: dict[str, str]) -> str:
         real = self.table(node.name)

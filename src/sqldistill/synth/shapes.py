@@ -129,12 +129,13 @@ class _Abstractor:
             "desc": q.desc,
             "limit": q.limit,
             "distinct": q.distinct,
+            "chained": q.chained,
         }
         for a, b in out["joins"]:
             self.link(a, b)
         # defaults are left out: the bank is package data and should stay small
         defaults = {"joins": [], "where": [], "conj": "and", "group": [], "having": [], "order": [], "desc": False,
-                    "limit": None, "distinct": False}
+                    "limit": None, "distinct": False, "chained": False}
         out = {k: v for k, v in out.items() if k not in defaults or v != defaults[k]}
         if q.setop and q.other is not None:
             out["setop"] = q.setop
@@ -344,7 +345,7 @@ class _Filler:
             where, d.get("conj", "and"),
             tuple(self._col(s) for s in d.get("group", [])), tuple(self._cond(c) for c in d.get("having", [])),
             tuple(self._item(i) for i in d.get("order", [])), d.get("desc", False), d.get("limit"),
-            d.get("distinct", False),
+            d.get("distinct", False), chained=bool(d.get("chained")) and len(tables) > 2,
         )
         if d.get("setop"):  # a set operation: the other side shares the table variables
             q = q.with_(setop=d["setop"], other=self._query(d["other"]))
