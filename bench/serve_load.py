@@ -205,7 +205,9 @@ def main() -> None:
 
     from rich.console import Console
     from rich.table import Table
-    from tests.test_serve_student import PAIRS, build_tiny_student
+
+    if args.model is None or args.questions is None:  # the tiny student lives with the tests (needs pytest)
+        from tests.test_serve_student import PAIRS, build_tiny_student
 
     spider = REPO / "tests" / "data" / "spider"  # the bundled excerpt holds the singer database the student knows
     db = args.db or spider / "database" / "singer" / "singer.sqlite"
