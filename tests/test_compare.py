@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import Counter
 
 import pytest
 
@@ -57,6 +58,14 @@ def test_permutations_and_perturbations(seed: int) -> None:
     # ordered comparison by its definition: some column permutation makes the row lists equal
     brute = any([tuple(r[i] for i in p) for r in shuffled] == gold for p in itertools.permutations(range(cols)))
     assert same_result(gold, shuffled, order_matters=True) is brute
+    # unordered comparison by its definition too, on a copy with two rows' values swapped in one column
+    swapped = [list(r) for r in shuffled]
+    a, b, c = rng.randrange(len(swapped)), rng.randrange(len(swapped)), rng.randrange(cols)
+    swapped[a][c], swapped[b][c] = swapped[b][c], swapped[a][c]
+    rows = [tuple(r) for r in swapped]
+    bag = any(Counter(tuple(r[i] for i in p) for r in rows) == Counter(gold)
+              for p in itertools.permutations(range(cols)))
+    assert same_result(gold, rows, order_matters=False) is bag
     changed = [list(r) for r in permuted]
     changed[rng.randrange(len(changed))][rng.randrange(cols)] = "never-seen"
     assert not same_result(gold, [tuple(r) for r in changed], order_matters=False)
@@ -71,6 +80,19 @@ def test_wide_results_use_pruned_permutations() -> None:
     assert same_result(gold, pred, order_matters=True)
     pred[5] = (*pred[5][:-1], -1)
     assert not same_result(gold, pred, order_matters=True)
+
+
+def test_wide_results_with_repeated_columns_are_compared_without_trying_every_order() -> None:
+    # 14 columns, nine of them all NULL: 9! orders of those alone if every permutation were tried
+    gold = [(i, None, i % 3, None, None, "x", None, None, None, i % 3, None, None, None, "y") for i in range(30)]
+    perm = list(range(14))
+    random.Random(1).shuffle(perm)
+    pred = [tuple(r[i] for i in perm) for r in gold]
+    assert same_result(gold, pred, order_matters=True)
+    assert same_result(gold, list(reversed(pred)), order_matters=False)
+    assert not same_result(gold, list(reversed(pred)), order_matters=True)
+    pred[3] = tuple("z" if v == "y" else v for v in pred[3])
+    assert not same_result(gold, pred, order_matters=False)
 
 
 def test_order_matters_is_decided_like_the_reference() -> None:

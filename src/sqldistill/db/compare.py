@@ -9,8 +9,6 @@ The critic, the EX metric and DPO labelling all call ``same_result``; nothing el
 
 from __future__ import annotations
 
-import itertools
-import random
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -34,21 +32,56 @@ def _bags_agree(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool) -
     return g == p if order_matters else set(g) == set(p)
 
 
-def _candidate_permutations(gold_columns: list[set[Any]], pred: Sequence[Row], rng: random.Random) -> Iterator[Row]:
+def _candidate_permutations(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool) -> Iterator[Row]:
+    """Column orders of ``pred`` that could make it equal ``gold``, each distinct outcome once.
+
+    A prediction column can only stand for a gold column holding the same values: the same sequence when
+    order matters, the same multiset otherwise (any permutation that matches maps whole columns onto whole
+    columns). Prediction columns with identical values are interchangeable, so only one of their orders is
+    tried. Both cuts are sound: the verdict is that of trying every permutation, without the n! blow-up on
+    wide results."""
     width = len(pred[0])
-    allowed = [set(range(width)) for _ in range(width)]
-    if width > 3:
-        # A sample of prediction rows rules out column pairings whose values never occur in the gold column;
-        # pruning is sound (it only removes impossible pairings), so the verdict does not depend on the sample.
-        for _ in range(20):
-            row = pred[rng.randrange(len(pred))]
-            for g_col in range(width):
-                for p_col in list(allowed[g_col]):
-                    if row[p_col] not in gold_columns[g_col]:
-                        allowed[g_col].discard(p_col)
-    for perm in itertools.product(*allowed):
-        if len(set(perm)) == width:
-            yield perm
+
+    def column(rows: Sequence[Row], i: int) -> Any:
+        values = [row[i] for row in rows]
+        return tuple(values) if order_matters else Counter(values)
+
+    pred_cols = [column(pred, j) for j in range(width)]
+    classes: list[list[int]] = []  # prediction columns with identical values (in row order)
+    for j in range(width):
+        for members in classes:
+            if all(row[members[0]] == row[j] for row in pred):
+                members.append(j)
+                break
+        else:
+            classes.append([j])
+    allowed = []
+    for i in range(width):
+        g = column(gold, i)
+        allowed.append([c for c, members in enumerate(classes) if pred_cols[members[0]] == g])
+        if not allowed[-1]:
+            return
+    left = [len(members) for members in classes]
+    chosen: list[int] = []
+
+    def assign(i: int) -> Iterator[Row]:
+        if i == width:
+            used = [0] * len(classes)
+            perm = []
+            for c in chosen:
+                perm.append(classes[c][used[c]])
+                used[c] += 1
+            yield tuple(perm)
+            return
+        for c in allowed[i]:
+            if left[c]:
+                left[c] -= 1
+                chosen.append(c)
+                yield from assign(i + 1)
+                chosen.pop()
+                left[c] += 1
+
+    yield from assign(0)
 
 
 def same_result(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool) -> bool:
@@ -62,10 +95,9 @@ def same_result(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool) -
         return False
     if not _bags_agree(gold, pred, order_matters):
         return False
-    gold_columns = [{row[i] for row in gold} for i in range(width)]
     gold_list = list(gold)
     gold_bag: Counter[Row] | None = None
-    for perm in _candidate_permutations(gold_columns, pred, random.Random(0)):
+    for perm in _candidate_permutations(gold_list, pred, order_matters):
         permuted = list(pred) if width == 1 else [tuple(row[i] for i in perm) for row in pred]
         if order_matters:
             if gold_list == permuted:
