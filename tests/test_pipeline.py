@@ -229,6 +229,8 @@ def test_default_config_distills_the_pointer_family_and_serves_with_its_evaluate
     student = run / "student" / "model"
     assert is_pointer_meta(read_model_meta(student)) and is_pointer_meta(read_model_meta(run / "teacher" / "model"))
     assert state.results["student"].metrics["params"] < state.results["teacher"].metrics["params"]
+    evaluated = state.results["evaluate"].metrics["student"]
+    assert evaluated["total_params"] > evaluated["params"] + 20_000_000  # the frozen MiniLM counts in the total
     assert not (student / "retrieval").exists()  # the default decoding reads no memory, so none is built
     ev = json.loads((run / "report" / "metrics.json").read_text())["eval"]["student"]
     assert ev["decoding"]["execution_guided"] is True and ev["count"]["all"] == 38

@@ -65,8 +65,10 @@ class Predictor:
         self.prompt_format = meta_prompt_format(meta)
         self.fingerprint: str = meta["schema_fingerprint"]
         self.num_parameters: int = generator.num_parameters
-        # the decoder's parameters plus those of the retrieval encoder, when the model has a memory
-        self.total_parameters: int = self.num_parameters + (memory.num_parameters if memory else 0)
+        # the trained network's parameters plus the frozen encoders that answering needs: the generator's own
+        # question encoder (the pointer student's) and the retrieval memory's, when there is one
+        frozen = getattr(getattr(generator, "encoder", None), "num_parameters", 0)
+        self.total_parameters: int = self.num_parameters + int(frozen) + (memory.num_parameters if memory else 0)
         self._memory_lock = threading.Lock()
 
     @classmethod
