@@ -111,7 +111,9 @@ def test_distill_runs_end_to_end_and_resumes_after_kill_9(tmp_path: Path) -> Non
     metrics = json.loads((run / "report" / "metrics.json").read_text())
     assert metrics["data"]["train"] > 50 and set(metrics["eval"]) == {"teacher", "student"}
     assert metrics["eval"]["student"]["count"]["all"] == 38
-    # the student indexes the same pairs with the same encoder as the teacher: its memory is the teacher's copy
+    # the student indexes the same pairs with the same encoder as the teacher: its memory is copied, not rebuilt
+    assert "copying the teacher's retrieval memory" in ref.stderr
+    assert "building the retrieval memory" in ref.stderr  # once, for the teacher
     memory = run / "teacher" / "model" / "retrieval"
     assert sha256_of(run / "student" / "model" / "retrieval" / "embeddings.npy") == sha256_of(memory / "embeddings.npy")
     # the model answers with the decoding its EX was measured with, and the table says which one that is

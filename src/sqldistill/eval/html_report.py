@@ -153,7 +153,7 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
             f"{model.get('params', 0) / 1e6:.2f}M" if model.get("params") else "-",
             decoding_label(ev.get("decoding")),
             _pct(ev.get("ex", {}).get("all")),
-            _ms(ev.get("latency_ms_p50", model.get("latency_ms_p50"))),
+            _ms(ev.get("latency_ms_p50")),
             _pct((greedy.get("ex") or {}).get("all")) if greedy else "-",
             _ms(greedy.get("latency_ms_p50")) if greedy else "-",
             _pct(ev.get("ex_valid")),

@@ -13,8 +13,9 @@ Contract (stable):
   ``Prediction``. With ``execution_guided`` and a ``db``, the greedy and the ``mode`` candidates, plus the
   retrieval memory's ``memory_k`` nearest training queries (values filled in from the question; none when
   ``memory_k`` is 0), are weighed (``select.vote_weights``: the model's scores, the memory's similarity,
-  literals and database values found in the question; the values are the model's own, else the memory's), candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL
-  whose result carries the most weight wins (``select.select_by_execution``); when every candidate fails,
+  literals and database values found in the question; the values are the model's own, else the memory's),
+  candidates that fail the critics (parse, read-only, execute) are dropped, and the SQL whose result carries
+  the most weight wins (``select.select_by_execution``); when every candidate fails,
   the first one is returned with ``result=None``. None of this depends on the kind of model or on the
   language of the question.
 - ``predictor.stream(slots=16, speculative=True) -> ContinuousDecoder | None``: continuous greedy decoding for

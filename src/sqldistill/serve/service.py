@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqldistill.data.prompt import extract_sql, normalise_question
 from sqldistill.db import Database, connect
 from sqldistill.errors import ModelError
+from sqldistill.models.modeldir import GREEDY
 from sqldistill.records import ExecResult, Schema
 from sqldistill.serve.batcher import Batcher
 from sqldistill.serve.drift import DriftMonitor, SchemaDrift, diff_schemas
@@ -115,7 +116,7 @@ class SqlService:
         self.predictor = predictor
         self.guided = guided
         # candidates and memory hits of execution-guided decoding: those the model was evaluated with
-        self.decoding = {"num_candidates": 4, "memory_k": 20, **(decoding or {})}
+        self.decoding = {**GREEDY, **(decoding or {})}
         self.db = db
         self.info = info
         self.guard = guard or Guardrails()
