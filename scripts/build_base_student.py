@@ -21,6 +21,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 
+def add_synthetic(by_db: dict[str, list[tuple[str, str]]], spider: Path, n: int, seed: int,
+                  cache: Path | None) -> None:
+    """Add ``n`` synthetic pairs (the default synthesis, from the database alone) to every database's pairs."""
+    import tempfile
+
+    from sqldistill.synth import SynthOptions, synthesize
+    from sqldistill.train.pointer import read_pairs
+
+    started, added = time.perf_counter(), 0
+    for i, db_id in enumerate(sorted(by_db)):
+        out = (cache / db_id) if cache else Path(tempfile.mkdtemp(prefix=f"base-synth-{db_id}-"))
+        if not (out / "train.jsonl").is_file():
+            try:
+                synthesize(spider / "database" / db_id / f"{db_id}.sqlite", out,
+                           SynthOptions(n=n, seed=seed, valid_fraction=0.0, progress=False))
+            except Exception as exc:  # a database synthesis cannot use adds nothing
+                print(f"{db_id}: no synthetic pairs ({type(exc).__name__}: {exc})", flush=True)
+                continue
+        pairs = read_pairs(out / "train.jsonl")
+        by_db[db_id] += pairs
+        added += len(pairs)
+        if (i + 1) % 10 == 0:
+            print(f"synthesized {i + 1}/{len(by_db)} databases, {added} pairs "
+                  f"({time.perf_counter() - started:.0f}s)", flush=True)
+    print(f"{added} synthetic pairs over {len(by_db)} databases", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spider", default=str(ROOT.parent / "shared" / "data" / "spider"))
@@ -32,6 +59,10 @@ def main() -> int:
     parser.add_argument("--limit-dbs", type=int, default=0, help="use only the first N databases (a quick run)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synth-per-db", type=int, default=0,
+                        help="also train on this many synthetic pairs per training database (sqldistill synth)")
+    parser.add_argument("--synth-cache", default="", help="keep each database's synthetic pairs here")
+    parser.add_argument("--init", default="", help="start from this pointer network instead of from scratch")
     args = parser.parse_args()
 
     import torch
@@ -53,8 +84,12 @@ def main() -> int:
         if r.get("question_syn") and r["question_syn"] != r["question"]:
             pairs.append((r["question_syn"], r["query"]))
     dbs = sorted(by_db)[: args.limit_dbs or None]
+    by_db = {db_id: by_db[db_id] for db_id in dbs}
+    if args.synth_per_db:
+        add_synthetic(by_db, spider, args.synth_per_db, args.seed, Path(args.synth_cache) if args.synth_cache else None)
     encoder = TextEncoder.load()
     started = time.perf_counter()
+
     examples, skipped = [], 0
     for db_id in dbs:
         with connect(str(spider / "database" / db_id / f"{db_id}.sqlite")) as db:
@@ -67,12 +102,16 @@ def main() -> int:
         skipped += miss
     print(f"{len(dbs)} databases, {len(examples)} examples, {skipped} outside the language "
           f"({time.perf_counter() - started:.0f}s to encode)", flush=True)
-    model = PointerSeq2Seq(PointerConfig.named(args.size, encoder.dim))
+    model = (PointerSeq2Seq.load(args.init) if args.init
+             else PointerSeq2Seq(PointerConfig.named(args.size, encoder.dim)))
     print(f"trainable parameters: {model.num_trainable():,}", flush=True)
     stats = fit(model, examples, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                 log=lambda m: print(m, flush=True))
-    stats.update({"databases": len(dbs), "skipped": skipped, "encoder": "all-MiniLM-L6-v2",
-                  "corpus": "Spider train (human + Spider-Syn questions), tune databases excluded"})
+    corpus = "Spider train (human + Spider-Syn questions), tune databases excluded"
+    if args.synth_per_db:
+        corpus += f"; plus {args.synth_per_db} synthetic pairs per database (sqldistill synth, seed {args.seed})"
+    stats.update({"databases": len(dbs), "skipped": skipped, "encoder": "all-MiniLM-L6-v2", "corpus": corpus,
+                  "init": args.init or None})
     model.save(args.out, {"training": stats})
     print(f"saved to {args.out}: {json.dumps(stats)}")
     return 0
