@@ -21,12 +21,15 @@ from sqldistill.sql.safety import readonly_problem
 from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth import SynthOptions, synthesize
 from sqldistill.synth.corpus import (
+    Corpus,
     CorpusSource,
+    Entry,
     SkeletonModel,
     anchor,
     build_corpus,
     load_corpus,
     mutate,
+    neighbour_pool,
     phrasing,
     speak,
     values_of,
@@ -35,7 +38,7 @@ from sqldistill.synth.graph import SchemaGraph, build_graph
 from sqldistill.synth.ir import to_sql, walk
 from sqldistill.synth.logmine import parse_query
 from sqldistill.synth.picker import Picker
-from sqldistill.synth.shapes import abstract_slots, instantiate_slots
+from sqldistill.synth.shapes import abstract_slots, instantiate_slots, shape_skeleton
 from sqldistill.synth.synthesis import parse_sources
 
 # Questions written for these tests over the bundled singer database (singer, song).
@@ -364,3 +367,64 @@ def test_skeleton_model_prefers_sql_that_reads_like_the_corpus() -> None:
     assert model.score(usual) > model.score("select c from t where c > v desc order by c")
     assert model.score("select c from t join t on c = c where c = v") > \
         model.score("select c from t join t on c = c on c = c where c = v")
+
+
+def _shapes_of_pairs(g: SchemaGraph) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for _, sql in PAIRS:
+        parsed = parse_query(sql, g)
+        assert parsed is not None
+        done = abstract_slots(parsed, g)
+        assert done is not None
+        out.append((sql, done[0]))
+    return out
+
+
+def test_a_shape_knows_its_skeleton_before_it_is_filled(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+    links = Picker(g, random.Random(0)).links
+    rng = random.Random(4)
+    checked = 0
+    for sql, shape in _shapes_of_pairs(g):
+        assert shape_skeleton(shape) == skeleton(sql)
+        for _ in range(10):
+            other = mutate(shape, rng)
+            filled = instantiate_slots(other, g, rng, links, strict=False)
+            if filled is not None:
+                assert shape_skeleton(other) == skeleton(to_sql(filled.query)), other
+                checked += 1
+    assert checked >= 30
+
+
+def test_neighbour_pool_ranks_skeletons_the_corpus_lacks_and_the_source_draws_them(spider_dir: Path) -> None:
+    g = _graph(spider_dir, "singer")
+    entries = [Entry(1, skeleton(sql), shape) for sql, shape in _shapes_of_pairs(g)]
+    pool = neighbour_pool(entries, draws=30)
+    own = {e.skeleton for e in entries}
+    assert len(pool) > 20
+    assert [p["n"] for p in pool] == sorted((p["n"] for p in pool), reverse=True)
+    assert pool[0]["n"] >= 2  # some neighbour is reached from more than one shape
+    for p in pool:
+        assert p["skeleton"] not in own and 1 <= len(p["shapes"]) <= 3
+        assert all(shape_skeleton(shape) == p["skeleton"] for shape in p["shapes"])
+    assert neighbour_pool(entries, draws=30) == pool  # the same corpus gives the same pool
+    # the source fills the pool's shapes in over another database, each with its own skeleton
+    corpus = Corpus(tuple(entries), neighbours=tuple(Entry(p["n"], p["skeleton"], shape) for p in pool
+                                                     for shape in p["shapes"]))
+    path = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
+    with connect(str(path)) as db:
+        target = build_graph(db, reflect(db, samples=3))
+        source = CorpusSource(target, 0, corpus, db, neighbours=0.0)
+        made = [ex for ex in (source.next() for _ in range(300)) if ex is not None]
+        near = [ex for ex in made if ex.meta["shape"] == "neighbour"]
+        assert len({skeleton(ex.sql) for ex in near}) >= 10
+        for ex in near:
+            assert skeleton(ex.sql) in {p["skeleton"] for p in pool} and db.execute(ex.sql).ok, ex.sql
+
+
+def test_shipped_corpus_carries_a_neighbour_pool() -> None:
+    corpus = load_corpus()
+    own = {e.skeleton for e in corpus.entries}
+    near = {e.skeleton for e in corpus.neighbours}
+    assert len(near) >= 500 and not near & own
