@@ -269,7 +269,7 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
             done = abstract_slots(parsed, g)
             assert done is not None
             shapes.append((sql, done[0]))
-        for kind in ("projection", "condition", "order", "count", "range", "operator"):
+        for kind in ("projection", "condition", "order", "count", "range", "operator", "table"):
             changed = 0
             for sql, shape in shapes:
                 for _ in range(6):
@@ -283,6 +283,17 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
                     assert skeleton(text) != skeleton(sql), (kind, text)
                     changed += 1
             assert changed >= 3, kind
+        # a table neighbour joins one more table along a key, with a condition on the new table
+        for sql, shape in shapes:
+            if " JOIN " in sql or sql.count("SELECT") > 1:
+                continue
+            joined = [f for f in (instantiate_slots(mutate(shape, rng, {"table": 1.0}), g, rng, links)
+                                  for _ in range(5)) if f is not None]
+            assert joined, sql
+            for f in joined:
+                assert len(f.query.tables) == 2 and len(f.query.joins) == 1 and f.query.where, to_sql(f.query)
+                assert {f.query.where[-1].left.col.table, f.query.where[0].left.col.table} & {f.query.tables[1]}
+                assert db.execute(to_sql(f.query)).ok
         # a projection neighbour shows one column more or fewer, or the same ones in another order
         parsed = parse_query("SELECT Name, Birth_Year FROM singer WHERE Net_Worth_Millions > 30", g)
         assert parsed is not None
@@ -415,9 +426,9 @@ def test_neighbour_pool_ranks_skeletons_the_corpus_lacks_and_the_source_draws_th
     path = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
     with connect(str(path)) as db:
         target = build_graph(db, reflect(db, samples=3))
-        source = CorpusSource(target, 0, corpus, db, neighbours=0.0)
+        source = CorpusSource(target, 0, corpus, db, neighbours=0.0, pool_least=1)
         made = [ex for ex in (source.next() for _ in range(300)) if ex is not None]
-        near = [ex for ex in made if ex.meta["shape"] == "neighbour"]
+        near = [ex for ex in made if ex.meta["shape"] == "pool"]
         assert len({skeleton(ex.sql) for ex in near}) >= 10
         for ex in near:
             assert skeleton(ex.sql) in {p["skeleton"] for p in pool} and db.execute(ex.sql).ok, ex.sql
@@ -428,3 +439,41 @@ def test_shipped_corpus_carries_a_neighbour_pool() -> None:
     own = {e.skeleton for e in corpus.entries}
     near = {e.skeleton for e in corpus.neighbours}
     assert len(near) >= 500 and not near & own
+
+
+def test_a_join_over_a_key_of_two_columns_equates_both(spider_dir: Path, shared_spider_dir: Path) -> None:
+    sql = ("SELECT T2.course_id FROM classroom AS T1 JOIN section AS T2 ON T1.building = T2.building "
+           "AND T1.room_number = T2.room_number WHERE T1.capacity > 50")
+    with connect(str(shared_spider_dir / "database" / "college_2" / "college_2.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        q = parse_query(sql, g)
+        assert q is not None and len(q.joins) == 1 and len(q.also) == 1
+        assert skeleton(to_sql(q)) == skeleton(sql)
+        assert sorted(db.execute(to_sql(q)).rows) == sorted(db.execute(sql).rows) != []
+        # an ON that equates anything but the rest of the key is outside the subset
+        assert parse_query(sql.replace("T1.room_number = T2.room_number", "T1.capacity = T2.sec_id"), g) is None
+        # a shape learned over a key of one column, filled in over these tables, joins on both columns
+        singer = _graph(spider_dir, "singer")
+        learned = parse_query("SELECT T2.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID "
+                              "WHERE T1.Citizenship = 'France'", singer)
+        assert learned is not None
+        done = abstract_slots(learned, singer)
+        assert done is not None
+        links = Picker(g, random.Random(0)).links
+        rng = random.Random(0)
+        keyed = 0
+        for _ in range(300):
+            filled = instantiate_slots(done[0], g, rng, links, strict=False)
+            if filled is None or set(filled.query.tables) != {"classroom", "section"}:
+                continue
+            text = to_sql(filled.query)
+            assert re.search(r"ON T\d\.\w+ = T\d\.\w+ AND T\d\.\w+ = T\d\.\w+ WHERE", text), text
+            assert db.execute(text).ok, text
+            keyed += 1
+        assert keyed >= 3
+        # and so do the template sampler's join paths
+        picker = Picker(g, random.Random(1))
+        paths = [p for p in (picker.path(2) for _ in range(300)) if p is not None]
+        pairs = [p for p in paths if set(p.names) == {"classroom", "section"}]
+        assert pairs and all(len(p.also) == 1 for p in pairs)
+        assert all({a.table, b.table} <= set(p.names) for p in paths for a, b in p.also)

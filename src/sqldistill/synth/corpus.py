@@ -265,7 +265,7 @@ _NEW_ITEMS = ("label", "label", "category", "measure", "measure", "date")  # rol
 _OPPOSITE = {">": ("<", "<="), ">=": ("<=", "<"), "<": (">", ">="), "<=": (">=", ">")}
 Edit = Callable[[], None]
 _KIND_WEIGHTS = {"aggregate": 1.0, "operator": 1.0, "conj": 0.3, "distinct": 0.5, "order": 0.4, "setop": 0.3,
-                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0}
+                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0, "table": 0.8}
 
 
 class _Neighbours:
@@ -342,12 +342,37 @@ class _Neighbours:
                 self.add("projection", self.reorder(q))
         if len(q["tables"]) > 2:
             self.paths.append(q)
+        if len(q["tables"]) < 4:
+            self.add("table", self.join(q))
         if "setop" in q:
             self.add("setop", self.choose(q, "setop", _SETOPS))
             self.query(q["other"], projection=False)
 
     def table(self, q: dict[str, Any]) -> int:
         return int(self.rng.choice(q["tables"]))
+
+    def join(self, q: dict[str, Any]) -> Edit:
+        """One more table joined along a key, a condition of the query moved onto it or a new one put there:
+        'singers whose song is X' next to 'singers from X'."""
+        def edit() -> None:
+            slots = self.shape["slots"]
+            new = 1 + max(_variables(self.shape["q"]) | {meta["t"] for meta in slots.values()})
+            mine, theirs = self.slot(self.table(q), "key"), self.slot(new, "key")
+            q["tables"].append(new)
+            q.setdefault("joins", []).append([mine, theirs])
+            self.shape.setdefault("links", []).append([mine, theirs, ""])
+            where = q.setdefault("where", [])
+            plain = [c for c in where if len(c["l"]) == 1 and isinstance(c.get("v"), dict) and "slot" in c["v"]
+                     and c["l"][0] == c["v"]["slot"] and c.get("v2") is None]
+            if plain and self.rng.random() < 0.5:
+                c = self.rng.choice(plain)
+                c["l"] = [self.slot(new, slots[c["l"][0]]["role"])]
+                c["v"] = {"slot": c["l"][0]}
+            else:
+                op, role = self.rng.choice(_NEW_CONDS)
+                s = self.slot(new, role)
+                where.insert(self.rng.choice([0, len(where)]), {"l": [s], "op": op, "v": {"slot": s}})
+        return edit
 
     def count_edit(self, q: dict[str, Any], it: list[Any]) -> Edit:
         """count(*) <-> count(column): the same count, written the other way people write it."""
@@ -444,6 +469,16 @@ class _Neighbours:
         return edit
 
 
+def _variables(q: dict[str, Any]) -> set[int]:
+    """The table variables of a shape's query and of every query nested in it."""
+    out = set(q["tables"])
+    for c in (*q.get("where", []), *q.get("having", [])):
+        for v in (c.get("v"), c.get("v2")):
+            if isinstance(v, dict) and "q" in v:
+                out |= _variables(v["q"])
+    return out | (_variables(q["other"]) if "other" in q else set())
+
+
 def _used_slots(q: dict[str, Any], out: set[str]) -> None:
     for it in (*q["select"], *q.get("order", [])):
         out.add(it[0])
@@ -463,9 +498,10 @@ def _used_slots(q: dict[str, Any], out: set[str]) -> None:
 def mutate(shape: Shape, rng: random.Random, kinds: dict[str, float] | None = None) -> Shape:
     """A neighbour of ``shape``: one or two edits of one kind each. Value edits change an operator, aggregate,
     AND/OR, DISTINCT, sort direction or set operation; structural ones add or drop a condition (or a second
-    bound on a compared column), a projected column, a sort or its limit, reorder the projection, write
-    count(*) as count(column), or write a join path's ON conditions together after its last JOIN. People ask
-    these too, and a corpus holds only some of them; ``kinds`` weighs the kinds of edit."""
+    bound on a compared column), a projected column, a sort or its limit, join one more table (with a
+    condition on it), reorder the projection, write count(*) as count(column), or write a join path's ON
+    conditions together after its last JOIN. People ask these too, and a corpus holds only some of them;
+    ``kinds`` weighs the kinds of edit."""
     out: Shape = json.loads(json.dumps(shape))
     weights = _KIND_WEIGHTS if kinds is None else kinds
     for _ in range(1 if rng.random() < 0.7 else 2):
@@ -545,7 +581,7 @@ def _from_row(q: Query, db: Any, rng: random.Random) -> Query:
              and not isinstance(c.value, (Query, Col, tuple)) and c.value is not None]
     if q.conj != "and" or not picks:
         return q
-    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins)
+    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins, also=q.also)
     # the engine's own random order would not follow the seed: the row is chosen here
     res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
     if not res.ok or not res.rows:
@@ -565,7 +601,7 @@ def _thresholds(q: Query, db: Any, rng: random.Random) -> Query:
         if c.op not in (">", ">=", "<", "<=", "=") or c.value2 is not None or isinstance(c.value, bool) \
                 or not isinstance(c.value, (int, float)):
             continue
-        probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group)
+        probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group, also=q.also)
         res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
         seen = sorted({row[0] for row in res.rows if isinstance(row[0], (int, float))}) if res.ok else []
         if not seen:
@@ -741,7 +777,7 @@ class CorpusSource:
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
                  neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.25,
-                 pool_least: int = 10) -> None:
+                 pool_least: int = 5) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 
@@ -846,7 +882,7 @@ class CorpusSource:
             question = realise(filled.query, self.graph, self.rng)
         return Example(question=question, sql=sql, db_id=self.graph.db_id, source="corpus", hardness=level,
                        meta={"construct": "corpus", "group": i, "phrasing": worded,
-                             "shape": "learned" if i < self.learned and not neighbour else "neighbour"})
+                             "shape": "edited" if neighbour else "learned" if i < self.learned else "pool"})
 
     def observe(self, ex: Example, kept: bool) -> None:
         from sqldistill.sql.skeleton import skeleton

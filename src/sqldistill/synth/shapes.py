@@ -22,6 +22,7 @@ from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query
+from sqldistill.synth.picker import key_columns
 
 Shape = dict[str, Any]
 
@@ -275,8 +276,8 @@ class _Filler:
     def _pick_column(self, slot: str, meta: dict[str, Any]) -> ColumnInfo:
         t = self.tables[meta["t"]]
         taken = {c.name for s, c in self.cols.items() if self.shape["slots"][s]["t"] == meta["t"]}
-        if meta.get("pk") and t.pk is not None and t.pk.name not in taken:
-            return t.pk
+        if meta.get("pk") and self.strict and t.pk is not None and t.pk.name not in taken:
+            return t.pk  # loosely, any column of the role: a key grouped alone makes groups of one row
         kind = _KIND.get(meta["role"], "text")
         near = _NEAR.get(meta["role"], ())
         tests = [lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near]
@@ -336,16 +337,16 @@ class _Filler:
 
     def _query(self, d: dict[str, Any]) -> Query:
         tables = tuple(self.tables[v].name for v in d["tables"])
+        joins = tuple((self._col(a), self._col(b)) for a, b in d.get("joins", []))
         where = tuple(self._cond(c) for c in d.get("where", []))
         if len(set(where)) < len(where):
             raise _Fail("the same condition twice")
         q = Query(
-            tuple(self._item(i) for i in d["select"]), tables,
-            tuple((self._col(a), self._col(b)) for a, b in d.get("joins", [])),
-            where, d.get("conj", "and"),
+            tuple(self._item(i) for i in d["select"]), tables, joins, where, d.get("conj", "and"),
             tuple(self._col(s) for s in d.get("group", [])), tuple(self._cond(c) for c in d.get("having", [])),
             tuple(self._item(i) for i in d.get("order", [])), d.get("desc", False), d.get("limit"),
             d.get("distinct", False), chained=bool(d.get("chained")) and len(tables) > 2,
+            also=tuple(key_columns(self.g, joins)),
         )
         if d.get("setop"):  # a set operation: the other side shares the table variables
             q = q.with_(setop=d["setop"], other=self._query(d["other"]))
