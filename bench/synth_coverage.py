@@ -77,11 +77,13 @@ def main() -> int:
                                                       "a comma list of training databases, or N: only the first N (sorted by name)")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--misses", type=int, default=0, help="print up to N uncovered gold skeletons per hardness")
+    ap.add_argument("--misses", type=int, default=0,
+                    help="print up to N uncovered gold skeletons per hardness")
     ap.add_argument("--sources", default="", help="source mix, e.g. templates=1,corpus=0 [default mix]")
     ap.add_argument("--corpus", default=None, help="a corpus file instead of the shipped one")
     args = ap.parse_args()
-    if args.misses and args.dbs != "tune" and "," not in args.dbs and not args.questions and not args.log_gold:
+    reporting = args.dbs != "tune" and "," not in args.dbs and not args.questions and not args.log_gold
+    if args.misses and reporting:
         ap.error("--misses prints gold SQL: use it with --dbs tune (the reporting set is only counted)")
     sources = parse_sources(args.sources)
     if args.corpus:

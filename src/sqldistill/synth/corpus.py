@@ -12,10 +12,12 @@ At run time ``CorpusSource`` fills shapes in over the user's schema graph (table
 columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
 user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
 drawn by skeleton, strongly favouring skeletons not yet kept, so a run covers as many kinds of question as
-it can; a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: value edits
-such as another comparison or aggregate, and structural ones such as a condition or projected column added
-or dropped), worded by ``realise``; of a few neighbours, the one whose skeleton a trigram model of the
-corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
+it can. Besides the corpus's own skeletons there is its neighbour pool (``neighbour_pool``, built with the
+artifact): the skeletons one edit away from many of its shapes, which people are likelier to ask than the
+corpus's size lets it show. A skeleton already kept mostly gives a neighbouring shape instead of a repeat
+(``mutate``: value edits such as another comparison or aggregate, and structural ones such as a condition,
+projected column or joined table added or dropped), worded by ``realise``; of a few neighbours, the one
+whose skeleton a trigram model of the corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
 tables and HAVING thresholds from its real groups (``anchor``), so conditions drawn together select rows.
 
 The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
@@ -362,8 +364,8 @@ class _Neighbours:
             q.setdefault("joins", []).append([mine, theirs])
             self.shape.setdefault("links", []).append([mine, theirs, ""])
             where = q.setdefault("where", [])
-            plain = [c for c in where if len(c["l"]) == 1 and isinstance(c.get("v"), dict) and "slot" in c["v"]
-                     and c["l"][0] == c["v"]["slot"] and c.get("v2") is None]
+            plain = [c for c in where if len(c["l"]) == 1 and isinstance(c.get("v"), dict)
+                     and c["v"].get("slot") == c["l"][0] and c.get("v2") is None]
             if plain and self.rng.random() < 0.5:
                 c = self.rng.choice(plain)
                 c["l"] = [self.slot(new, slots[c["l"][0]]["role"])]
@@ -776,7 +778,7 @@ class CorpusSource:
     """
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
-                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.25,
+                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.1,
                  pool_least: int = 5) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema

@@ -108,7 +108,7 @@ class SchemaGraph:
                 out.append((e.table, e.ref_column, e.column))
         return out
 
-    def key_pairs(self, a: tuple[str, str], b: tuple[str, str]) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    def key_pairs(self, a: tuple[str, str], b: tuple[str, str]) -> list[tuple[tuple[str, str], ...]]:
         """The other column pairs of the foreign key over several columns that the join ``a = b`` (each a
         (table, column)) belongs to, ``a``'s side first; none for a key of one column. A join on such a key
         equates all its columns."""
@@ -263,18 +263,18 @@ def build_graph(db: Database, schema: Schema, values_per_column: int = 40) -> Sc
         tables[t.name] = info
     lookup = {name.lower(): name for name in tables}
     edges: list[Edge] = []
-    keys = 0
+    groups = 0
     for t in schema.tables:
         for fk in t.foreign_keys:
             ref = lookup.get(fk.ref_table.lower())
             if ref is None:
                 continue
-            key = keys if len(fk.columns) > 1 else -1
-            keys += len(fk.columns) > 1
+            group = groups if len(fk.columns) > 1 else -1
+            groups += 1 if len(fk.columns) > 1 else 0
             for src, dst in zip(fk.columns, fk.ref_columns):
                 a, b = tables[t.name].column(src), tables[ref].column(dst)
                 if a is not None and b is not None and ref != t.name:
-                    edge = Edge(t.name, a.name, ref, b.name, key=key)
+                    edge = Edge(t.name, a.name, ref, b.name, key=group)
                     if edge not in edges:
                         edges.append(edge)
     if not edges:

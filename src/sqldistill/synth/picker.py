@@ -33,7 +33,8 @@ def col(c: ColumnInfo) -> Col:
 
 def key_columns(graph: SchemaGraph, joins: Sequence[tuple[Col, Col]]) -> list[tuple[Col, Col]]:
     """The further equalities that ``joins`` along foreign keys over several columns need (``Query.also``)."""
-    return [(Col(*x), Col(*y)) for a, b in joins for x, y in graph.key_pairs((a.table, a.name), (b.table, b.name))]
+    return [(Col(*x), Col(*y)) for a, b in joins
+            for x, y in graph.key_pairs((a.table, a.name), (b.table, b.name))]
 
 
 @dataclass

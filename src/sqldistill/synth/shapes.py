@@ -407,7 +407,8 @@ def shape_skeleton(shape: Shape) -> str:
 
     def query(d: dict[str, Any]) -> Query:
         tables = tuple(f"t{v}" for v in d["tables"])
-        q = Query(tuple(item(i) for i in d["select"]), tables, tuple((col(a), col(b)) for a, b in d.get("joins", [])),
+        joins = tuple((col(a), col(b)) for a, b in d.get("joins", []))
+        q = Query(tuple(item(i) for i in d["select"]), tables, joins,
                   tuple(cond(c) for c in d.get("where", [])), d.get("conj", "and"),
                   tuple(col(s) for s in d.get("group", [])), tuple(cond(c) for c in d.get("having", [])),
                   tuple(item(i) for i in d.get("order", [])), d.get("desc", False), d.get("limit"),
@@ -424,4 +425,5 @@ def instantiate(shape: Shape, graph: SchemaGraph, rng: random.Random,
     return filled.query if filled is not None else None
 
 
-__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots", "shape_skeleton"]
+__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots",
+           "shape_skeleton"]
