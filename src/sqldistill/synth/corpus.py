@@ -778,7 +778,7 @@ class CorpusSource:
     """
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
-                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.1,
+                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.05,
                  pool_least: int = 5) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
