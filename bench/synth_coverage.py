@@ -9,12 +9,13 @@ SQL are only read to measure; nothing built from them goes into synthesis.
 Skeleton normalisation (``sqldistill.sql.skeleton.NORMALISATION``) is printed with the table.
 
     python bench/synth_coverage.py [--dbs open-dev|tune|N] [--n 2000] [--seed 0]
-                                   [--sources corpus=0.8,templates=0.2] [--corpus PATH]
+                                   [--sources corpus=0.8,templates=0.2] [--corpus PATH] [--misses K]
 
 ``--dbs tune`` measures on the 20 tuning databases with their train.json questions as gold; the shipped
 corpus is built without them (``--corpus`` names another one, e.g. built with other databases held out).
 ``--sources templates=1,corpus=0`` measures the hand-written templates alone. ``--log-gold FILE`` measures
-instead against a query log (``SQL<TAB>db_id`` lines).
+instead against a query log (``SQL<TAB>db_id`` lines). ``--misses K`` lists, per hardness, the K most
+frequent gold skeletons synthesis missed (on the tune databases only: it shows gold SQL).
 """
 
 from __future__ import annotations
@@ -76,10 +77,14 @@ def main() -> int:
                                                       "a comma list of training databases, or N: only the first N (sorted by name)")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--misses", type=int, default=0, help="print up to N uncovered gold skeletons")
+    ap.add_argument("--misses", type=int, default=0,
+                    help="print up to N uncovered gold skeletons per hardness")
     ap.add_argument("--sources", default="", help="source mix, e.g. templates=1,corpus=0 [default mix]")
     ap.add_argument("--corpus", default=None, help="a corpus file instead of the shipped one")
     args = ap.parse_args()
+    reporting = args.dbs != "tune" and "," not in args.dbs and not args.questions and not args.log_gold
+    if args.misses and reporting:
+        ap.error("--misses prints gold SQL: use it with --dbs tune (the reporting set is only counted)")
     sources = parse_sources(args.sources)
     if args.corpus:
         corpus = load_corpus(args.corpus)
@@ -93,7 +98,7 @@ def main() -> int:
     seconds_total = 0.0
     total: Counter[str] = Counter()
     hit: Counter[str] = Counter()
-    misses: Counter[str] = Counter()
+    misses: dict[str, Counter[str]] = defaultdict(Counter)
     rows = []
     started = time.perf_counter()
     for db_id, queries in gold.items():
@@ -119,7 +124,7 @@ def main() -> int:
                 hit[level] += 1
                 covered += 1
             else:
-                misses[skeleton(sql)] += 1
+                misses[level][skeleton(sql)] += 1
         kept_total += stats["kept"]
         seconds_total += stats["elapsed_s"]
         rows.append((db_id, len(queries), covered, stats["kept"], len(made), stats["elapsed_s"]))
@@ -136,8 +141,12 @@ def main() -> int:
     print(f"\n{len(gold)} databases, n={args.n}, seed={args.seed}, sources {args.sources or 'default'}, "
           f"{time.perf_counter() - started:.1f} s; {kept_total / max(seconds_total, 1e-9) * 60:,.0f} "
           "validated pairs per minute of synthesis")
-    for skel, count in misses.most_common(args.misses):
-        print(f"  miss x{count}: {skel}")
+    for level in (*LEVELS, "unknown"):
+        if args.misses and misses[level]:
+            print(f"\n{level}: {sum(misses[level].values())} gold queries not covered "
+                  f"({len(misses[level])} skeletons); the most frequent:")
+            for skel, count in misses[level].most_common(args.misses):
+                print(f"  miss x{count}: {skel}")
     return 0
 
 

@@ -21,12 +21,15 @@ from sqldistill.sql.safety import readonly_problem
 from sqldistill.sql.skeleton import skeleton
 from sqldistill.synth import SynthOptions, synthesize
 from sqldistill.synth.corpus import (
+    Corpus,
     CorpusSource,
+    Entry,
     SkeletonModel,
     anchor,
     build_corpus,
     load_corpus,
     mutate,
+    neighbour_pool,
     phrasing,
     speak,
     values_of,
@@ -35,7 +38,7 @@ from sqldistill.synth.graph import SchemaGraph, build_graph
 from sqldistill.synth.ir import to_sql, walk
 from sqldistill.synth.logmine import parse_query
 from sqldistill.synth.picker import Picker
-from sqldistill.synth.shapes import abstract_slots, instantiate_slots
+from sqldistill.synth.shapes import abstract_slots, instantiate_slots, shape_skeleton
 from sqldistill.synth.synthesis import parse_sources
 
 # Questions written for these tests over the bundled singer database (singer, song).
@@ -266,7 +269,7 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
             done = abstract_slots(parsed, g)
             assert done is not None
             shapes.append((sql, done[0]))
-        for kind in ("projection", "condition", "order", "count", "range", "operator"):
+        for kind in ("projection", "condition", "order", "count", "range", "operator", "table"):
             changed = 0
             for sql, shape in shapes:
                 for _ in range(6):
@@ -280,6 +283,18 @@ def test_structural_neighbours_add_drop_and_move_parts_and_still_run(spider_dir:
                     assert skeleton(text) != skeleton(sql), (kind, text)
                     changed += 1
             assert changed >= 3, kind
+        # a table neighbour joins one more table along a key, with a condition on the new table
+        for sql, shape in shapes:
+            if " JOIN " in sql or sql.count("SELECT") > 1:
+                continue
+            joined = [f for f in (instantiate_slots(mutate(shape, rng, {"table": 1.0}), g, rng, links)
+                                  for _ in range(5)) if f is not None]
+            assert joined, sql
+            for f in joined:
+                assert len(f.query.tables) == 2 and len(f.query.joins) == 1 and f.query.where, to_sql(f.query)
+                on_new = {f.query.where[-1].left.col.table, f.query.where[0].left.col.table}
+                assert f.query.tables[1] in on_new
+                assert db.execute(to_sql(f.query)).ok
         # a projection neighbour shows one column more or fewer, or the same ones in another order
         parsed = parse_query("SELECT Name, Birth_Year FROM singer WHERE Net_Worth_Millions > 30", g)
         assert parsed is not None
@@ -364,3 +379,103 @@ def test_skeleton_model_prefers_sql_that_reads_like_the_corpus() -> None:
     assert model.score(usual) > model.score("select c from t where c > v desc order by c")
     assert model.score("select c from t join t on c = c where c = v") > \
         model.score("select c from t join t on c = c on c = c where c = v")
+
+
+def _shapes_of_pairs(g: SchemaGraph) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for _, sql in PAIRS:
+        parsed = parse_query(sql, g)
+        assert parsed is not None
+        done = abstract_slots(parsed, g)
+        assert done is not None
+        out.append((sql, done[0]))
+    return out
+
+
+def test_a_shape_knows_its_skeleton_before_it_is_filled(spider_dir: Path) -> None:
+    with connect(str(spider_dir / "database" / "singer" / "singer.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+    links = Picker(g, random.Random(0)).links
+    rng = random.Random(4)
+    checked = 0
+    for sql, shape in _shapes_of_pairs(g):
+        assert shape_skeleton(shape) == skeleton(sql)
+        for _ in range(10):
+            other = mutate(shape, rng)
+            filled = instantiate_slots(other, g, rng, links, strict=False)
+            if filled is not None:
+                assert shape_skeleton(other) == skeleton(to_sql(filled.query)), other
+                checked += 1
+    assert checked >= 30
+
+
+def test_neighbour_pool_ranks_skeletons_the_corpus_lacks_and_the_source_draws_them(spider_dir: Path) -> None:
+    g = _graph(spider_dir, "singer")
+    entries = [Entry(1, skeleton(sql), shape) for sql, shape in _shapes_of_pairs(g)]
+    pool = neighbour_pool(entries, draws=30)
+    own = {e.skeleton for e in entries}
+    assert len(pool) > 20
+    assert [p["n"] for p in pool] == sorted((p["n"] for p in pool), reverse=True)
+    assert pool[0]["n"] >= 2  # some neighbour is reached from more than one shape
+    for p in pool:
+        assert p["skeleton"] not in own and 1 <= len(p["shapes"]) <= 3
+        assert all(shape_skeleton(shape) == p["skeleton"] for shape in p["shapes"])
+    assert neighbour_pool(entries, draws=30) == pool  # the same corpus gives the same pool
+    # the source fills the pool's shapes in over another database, each with its own skeleton
+    corpus = Corpus(tuple(entries), neighbours=tuple(Entry(p["n"], p["skeleton"], shape) for p in pool
+                                                     for shape in p["shapes"]))
+    path = spider_dir / "database" / "poker_player" / "poker_player.sqlite"
+    with connect(str(path)) as db:
+        target = build_graph(db, reflect(db, samples=3))
+        source = CorpusSource(target, 0, corpus, db, neighbours=0.0, pool_least=1)
+        made = [ex for ex in (source.next() for _ in range(300)) if ex is not None]
+        near = [ex for ex in made if ex.meta["shape"] == "pool"]
+        assert len({skeleton(ex.sql) for ex in near}) >= 10
+        for ex in near:
+            assert skeleton(ex.sql) in {p["skeleton"] for p in pool} and db.execute(ex.sql).ok, ex.sql
+
+
+def test_shipped_corpus_carries_a_neighbour_pool() -> None:
+    corpus = load_corpus()
+    own = {e.skeleton for e in corpus.entries}
+    near = {e.skeleton for e in corpus.neighbours}
+    assert len(near) >= 500 and not near & own
+
+
+def test_a_join_over_a_key_of_two_columns_equates_both(spider_dir: Path, shared_spider_dir: Path) -> None:
+    sql = ("SELECT T2.course_id FROM classroom AS T1 JOIN section AS T2 ON T1.building = T2.building "
+           "AND T1.room_number = T2.room_number WHERE T1.capacity > 50")
+    with connect(str(shared_spider_dir / "database" / "college_2" / "college_2.sqlite")) as db:
+        g = build_graph(db, reflect(db, samples=0))
+        q = parse_query(sql, g)
+        assert q is not None and len(q.joins) == 1 and len(q.also) == 1
+        assert skeleton(to_sql(q)) == skeleton(sql)
+        assert sorted(db.execute(to_sql(q)).rows) == sorted(db.execute(sql).rows) != []
+        # an ON that equates anything but the rest of the key is outside the subset
+        other = sql.replace("T1.room_number = T2.room_number", "T1.capacity = T2.sec_id")
+        assert parse_query(other, g) is None
+        # a shape learned over a key of one column, filled in over these tables, joins on both columns
+        singer = _graph(spider_dir, "singer")
+        learned = parse_query("SELECT T2.Title FROM singer AS T1 JOIN song AS T2 "
+                              "ON T1.Singer_ID = T2.Singer_ID WHERE T1.Citizenship = 'France'", singer)
+        assert learned is not None
+        done = abstract_slots(learned, singer)
+        assert done is not None
+        links = Picker(g, random.Random(0)).links
+        rng = random.Random(0)
+        keyed = 0
+        for _ in range(300):
+            filled = instantiate_slots(done[0], g, rng, links, strict=False)
+            if filled is None or set(filled.query.tables) != {"classroom", "section"}:
+                continue
+            text = to_sql(filled.query)
+            assert re.search(r"ON T\d\.\w+ = T\d\.\w+ AND T\d\.\w+ = T\d\.\w+ WHERE", text), text
+            assert db.execute(text).ok, text
+            keyed += 1
+        assert keyed >= 3
+        # and so do the template sampler's join paths
+        picker = Picker(g, random.Random(1))
+        paths = [p for p in (picker.path(2) for _ in range(300)) if p is not None]
+        pairs = [p for p in paths if set(p.names) == {"classroom", "section"}]
+        assert pairs and all(len(p.also) == 1 for p in pairs)
+        assert all({a.table, b.table} <= set(p.names) for p in paths for a, b in p.also)

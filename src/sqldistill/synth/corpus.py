@@ -12,10 +12,12 @@ At run time ``CorpusSource`` fills shapes in over the user's schema graph (table
 columns by role, values from the database) and words each with one of the shape's phrasings, spoken with the
 user's own table, column and value words; a shape without a phrasing is worded by ``realise``. Shapes are
 drawn by skeleton, strongly favouring skeletons not yet kept, so a run covers as many kinds of question as
-it can; a skeleton already kept mostly gives a neighbouring shape instead of a repeat (``mutate``: value edits
-such as another comparison or aggregate, and structural ones such as a condition or projected column added
-or dropped), worded by ``realise``; of a few neighbours, the one whose skeleton a trigram model of the
-corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
+it can. Besides the corpus's own skeletons there is its neighbour pool (``neighbour_pool``, built with the
+artifact): the skeletons one edit away from many of its shapes, which people are likelier to ask than the
+corpus's size lets it show. A skeleton already kept mostly gives a neighbouring shape instead of a repeat
+(``mutate``: value edits such as another comparison or aggregate, and structural ones such as a condition,
+projected column or joined table added or dropped), worded by ``realise``; of a few neighbours, the one
+whose skeleton a trigram model of the corpus's skeletons scores best is kept (``SkeletonModel``). Values are read from one real row of the query's
 tables and HAVING thresholds from its real groups (``anchor``), so conditions drawn together select rows.
 
 The artifact (``corpus_data/corpus.json.gz``) is built by ``build_corpus`` (``scripts/build_synth_corpus.py``).
@@ -61,9 +63,13 @@ class Entry:
 
 @dataclass(frozen=True)
 class Corpus:
+    """The learned shapes (``entries``) and the pool of their likeliest neighbours (``neighbours``: shapes one
+    edit away whose skeleton the corpus lacks; ``n`` counts the corpus shapes an edit reaches it from)."""
+
     entries: tuple[Entry, ...]
     excluded: tuple[str, ...] = ()
     path: str = ""
+    neighbours: tuple[Entry, ...] = ()
 
 
 def default_path() -> Path:
@@ -84,12 +90,14 @@ def load_corpus(path: str | None = None) -> Corpus:
             raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
         entries = tuple(Entry(int(e["n"]), str(e["skeleton"]), dict(e["shape"]), tuple(e.get("phrasings", ())))
                         for e in data["shapes"])
+        pool = tuple(Entry(int(e["n"]), str(e["skeleton"]), dict(shape))
+                     for e in data.get("neighbours", ()) for shape in e["shapes"])
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"The synthesis corpus at {p} is unreadable ({type(err).__name__}: {err})",
                         hint=hint) from None
     if not entries:
         raise DataError(f"The synthesis corpus at {p} holds no shapes", hint=hint)
-    return Corpus(entries, tuple(data.get("excluded_dbs", ())), str(p))
+    return Corpus(entries, tuple(data.get("excluded_dbs", ())), str(p), pool)
 
 
 # ---------------------------------------------------------------------------- values and tokens
@@ -259,7 +267,7 @@ _NEW_ITEMS = ("label", "label", "category", "measure", "measure", "date")  # rol
 _OPPOSITE = {">": ("<", "<="), ">=": ("<=", "<"), "<": (">", ">="), "<=": (">=", ">")}
 Edit = Callable[[], None]
 _KIND_WEIGHTS = {"aggregate": 1.0, "operator": 1.0, "conj": 0.3, "distinct": 0.5, "order": 0.4, "setop": 0.3,
-                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0}
+                 "count": 0.5, "range": 1.0, "condition": 1.0, "projection": 0.8, "join": 1.0, "table": 0.8}
 
 
 class _Neighbours:
@@ -336,12 +344,37 @@ class _Neighbours:
                 self.add("projection", self.reorder(q))
         if len(q["tables"]) > 2:
             self.paths.append(q)
+        if len(q["tables"]) < 4:
+            self.add("table", self.join(q))
         if "setop" in q:
             self.add("setop", self.choose(q, "setop", _SETOPS))
             self.query(q["other"], projection=False)
 
     def table(self, q: dict[str, Any]) -> int:
         return int(self.rng.choice(q["tables"]))
+
+    def join(self, q: dict[str, Any]) -> Edit:
+        """One more table joined along a key, a condition of the query moved onto it or a new one put there:
+        'singers whose song is X' next to 'singers from X'."""
+        def edit() -> None:
+            slots = self.shape["slots"]
+            new = 1 + max(_variables(self.shape["q"]) | {meta["t"] for meta in slots.values()})
+            mine, theirs = self.slot(self.table(q), "key"), self.slot(new, "key")
+            q["tables"].append(new)
+            q.setdefault("joins", []).append([mine, theirs])
+            self.shape.setdefault("links", []).append([mine, theirs, ""])
+            where = q.setdefault("where", [])
+            plain = [c for c in where if len(c["l"]) == 1 and isinstance(c.get("v"), dict)
+                     and c["v"].get("slot") == c["l"][0] and c.get("v2") is None]
+            if plain and self.rng.random() < 0.5:
+                c = self.rng.choice(plain)
+                c["l"] = [self.slot(new, slots[c["l"][0]]["role"])]
+                c["v"] = {"slot": c["l"][0]}
+            else:
+                op, role = self.rng.choice(_NEW_CONDS)
+                s = self.slot(new, role)
+                where.insert(self.rng.choice([0, len(where)]), {"l": [s], "op": op, "v": {"slot": s}})
+        return edit
 
     def count_edit(self, q: dict[str, Any], it: list[Any]) -> Edit:
         """count(*) <-> count(column): the same count, written the other way people write it."""
@@ -438,6 +471,16 @@ class _Neighbours:
         return edit
 
 
+def _variables(q: dict[str, Any]) -> set[int]:
+    """The table variables of a shape's query and of every query nested in it."""
+    out = set(q["tables"])
+    for c in (*q.get("where", []), *q.get("having", [])):
+        for v in (c.get("v"), c.get("v2")):
+            if isinstance(v, dict) and "q" in v:
+                out |= _variables(v["q"])
+    return out | (_variables(q["other"]) if "other" in q else set())
+
+
 def _used_slots(q: dict[str, Any], out: set[str]) -> None:
     for it in (*q["select"], *q.get("order", [])):
         out.add(it[0])
@@ -457,9 +500,10 @@ def _used_slots(q: dict[str, Any], out: set[str]) -> None:
 def mutate(shape: Shape, rng: random.Random, kinds: dict[str, float] | None = None) -> Shape:
     """A neighbour of ``shape``: one or two edits of one kind each. Value edits change an operator, aggregate,
     AND/OR, DISTINCT, sort direction or set operation; structural ones add or drop a condition (or a second
-    bound on a compared column), a projected column, a sort or its limit, reorder the projection, write
-    count(*) as count(column), or write a join path's ON conditions together after its last JOIN. People ask
-    these too, and a corpus holds only some of them; ``kinds`` weighs the kinds of edit."""
+    bound on a compared column), a projected column, a sort or its limit, join one more table (with a
+    condition on it), reorder the projection, write count(*) as count(column), or write a join path's ON
+    conditions together after its last JOIN. People ask these too, and a corpus holds only some of them;
+    ``kinds`` weighs the kinds of edit."""
     out: Shape = json.loads(json.dumps(shape))
     weights = _KIND_WEIGHTS if kinds is None else kinds
     for _ in range(1 if rng.random() < 0.7 else 2):
@@ -473,6 +517,34 @@ def mutate(shape: Shape, rng: random.Random, kinds: dict[str, float] | None = No
     used.update(s for link in out.get("links", []) for s in link[:2])
     out["slots"] = {s: meta for s, meta in out["slots"].items() if s in used}
     return out
+
+
+def neighbour_pool(entries: Sequence[Entry], draws: int = 40, keep: int = 1000, per_skeleton: int = 3,
+                   seed: int = 0) -> list[dict[str, Any]]:
+    """The ``keep`` skeletons one edit (``mutate``) away from the shapes of ``entries`` that no entry has,
+    ranked by how many of the shapes ``draws`` random edits reach them from: a question many shapes are one
+    edit from is one people are likelier to ask. Each keeps up to ``per_skeleton`` shapes giving it (from
+    the most asked shapes first), so that it fits more schemas."""
+    from sqldistill.synth.shapes import shape_skeleton
+
+    rng = random.Random(seed)
+    own = {e.skeleton for e in entries}
+    score: Counter[str] = Counter()
+    shapes: dict[str, list[Shape]] = {}
+    for e in entries:
+        reached = set()
+        for _ in range(draws):
+            other = mutate(e.shape, rng)
+            skel = shape_skeleton(other)
+            if skel in own or skel in reached:
+                continue
+            reached.add(skel)
+            score[skel] += 1
+            kept = shapes.setdefault(skel, [])
+            if len(kept) < per_skeleton and other not in kept:
+                kept.append(other)
+    ranked = sorted(score, key=lambda k: (-score[k], k))[:keep]
+    return [{"n": score[k], "skeleton": k, "shapes": shapes[k]} for k in ranked]
 
 
 # ---------------------------------------------------------------------------- values from one row
@@ -511,7 +583,7 @@ def _from_row(q: Query, db: Any, rng: random.Random) -> Query:
              and not isinstance(c.value, (Query, Col, tuple)) and c.value is not None]
     if q.conj != "and" or not picks:
         return q
-    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins)
+    probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins, also=q.also)
     # the engine's own random order would not follow the seed: the row is chosen here
     res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
     if not res.ok or not res.rows:
@@ -531,7 +603,7 @@ def _thresholds(q: Query, db: Any, rng: random.Random) -> Query:
         if c.op not in (">", ">=", "<", "<=", "=") or c.value2 is not None or isinstance(c.value, bool) \
                 or not isinstance(c.value, (int, float)):
             continue
-        probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group)
+        probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group, also=q.also)
         res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
         seen = sorted({row[0] for row in res.rows if isinstance(row[0], (int, float))}) if res.ok else []
         if not seen:
@@ -631,15 +703,17 @@ def build_corpus(train: str | os.PathLike[str], db_dir: str | os.PathLike[str], 
                         kept.append(text)
     rows = [{"n": n, "skeleton": skeletons[key], "shape": json.loads(key), "phrasings": phrasings.get(key, [])}
             for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    pool = neighbour_pool([Entry(r["n"], r["skeleton"], r["shape"]) for r in rows])
     data = {"format": FORMAT, "source": "Spider 1.0 train (Yu et al. 2018, CC BY-SA 4.0); "
                                         "Spider-Syn (Gan et al. 2021, MIT)",
-            "excluded_dbs": excluded, "shapes": rows}
+            "excluded_dbs": excluded, "shapes": rows, "neighbours": pool}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     # no time and no file name in the header: the same inputs give the same bytes
     with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
         fh.write(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     stats["shapes"] = len(rows)
     stats["phrasings"] = sum(len(r["phrasings"]) for r in rows)
+    stats["neighbours"] = len(pool)
     return dict(stats)
 
 
@@ -697,19 +771,22 @@ def skeleton_model(corpus: Corpus) -> SkeletonModel:
 class CorpusSource:
     """Candidates from the corpus: a skeleton drawn (unseen ones first), one of its shapes filled in, worded.
 
-    A share ``neighbours`` of draws of an already kept skeleton fills a neighbour of the shape instead.
+    Skeletons are the corpus's own and those of its neighbour pool (``Corpus.neighbours``), the latter
+    weighed ``pool`` times the square root of how many corpus shapes reach them. A share ``neighbours`` of
+    draws of an already kept skeleton fills a random neighbour of the shape instead (``mutate``).
     The interface is the template sampler's (``next``, ``observe``, ``full``), so one fill loop serves both.
     """
 
     def __init__(self, graph: SchemaGraph, seed: int, corpus: Corpus, db: Any = None,
-                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6) -> None:
+                 neighbours: float = 0.8, fresh: float = 10.0, choices: int = 6, pool: float = 0.05,
+                 pool_least: int = 5) -> None:
         from sqldistill.synth.picker import Picker
         from sqldistill.synth.sampler import spider_schema
 
         self.graph = graph
         self.db = db
         self.neighbours = neighbours  # share of repeat draws that fill a neighbour instead (``mutate``)
-        self.fresh = fresh  # how much a skeleton of the corpus not yet kept is favoured over kept ones
+        self.fresh = fresh  # how much a skeleton not yet kept is favoured over kept ones
         self.choices = choices  # neighbours drawn to keep the likeliest one (``SkeletonModel``)
         self.model = skeleton_model(corpus)
         self.rng = random.Random(seed)
@@ -718,14 +795,25 @@ class CorpusSource:
         groups: dict[str, list[Entry]] = {}
         for e in corpus.entries:
             groups.setdefault(e.skeleton, []).append(e)
-        self.groups = sorted(groups.items(), key=lambda kv: (-sum(e.n for e in kv[1]), kv[0]))
-        self.base = [math.sqrt(sum(e.n for e in entries)) for _, entries in self.groups]
+        learned = sorted(groups.items(), key=lambda kv: (-sum(e.n for e in kv[1]), kv[0]))
+        self.base = [math.sqrt(sum(e.n for e in entries)) for _, entries in learned]
+        near: dict[str, list[Entry]] = {}
+        for e in corpus.neighbours:
+            if e.skeleton not in groups and e.n >= pool_least:
+                near.setdefault(e.skeleton, []).append(e)
+        self.learned = len(learned)  # groups from here on are the neighbour pool's
+        self.groups = learned + list(near.items())
+        self.base += [pool * math.sqrt(entries[0].n) for entries in near.values()]
         self.tried: Counter[int] = Counter()
         self.built: Counter[int] = Counter()
         self.kept: Counter[int] = Counter()
         self.level: dict[int, str] = {}
         self.full: set[str] = set()
         self.seen: set[str] = set()  # skeletons kept so far
+        self._full: set[str] = set()
+        self.last: int | None = None
+        self.index = {skel: i for i, (skel, _) in enumerate(self.groups)}
+        self.weights = [self._weight(i) for i in range(len(self.groups))]
 
     def _weight(self, i: int) -> float:
         fails = self.tried[i] - self.built[i]
@@ -737,6 +825,14 @@ class CorpusSource:
             w *= 0.05
         return w
 
+    def _draw(self) -> int:
+        if self.last is not None:
+            self.weights[self.last] = self._weight(self.last)
+        if self.full != self._full:  # a hardness level filled up (or opened again): every weight changes
+            self._full = set(self.full)
+            self.weights = [self._weight(i) for i in range(len(self.groups))]
+        return self.rng.choices(range(len(self.groups)), weights=self.weights)[0]
+
     def next(self) -> Example | None:
         """One candidate, or None when the drawn shape does not fit this schema."""
         from sqldistill.sql.skeleton import skeleton
@@ -744,8 +840,9 @@ class CorpusSource:
         from sqldistill.synth.sampler import hardness_for
         from sqldistill.synth.templates import sensible
 
-        i = self.rng.choices(range(len(self.groups)), weights=[self._weight(j) for j in range(len(self.groups))])[0]
+        i = self._draw()
         self.tried[i] += 1
+        self.last = i  # its weight changes with the outcome: set again before the next draw
         entries = self.groups[i][1]
         filled = None
         # a skeleton already kept gives a neighbour instead of a repeat, when it asks something new; of a few
@@ -767,7 +864,7 @@ class CorpusSource:
                 break
             skel = skeleton(to_sql(filled.query, self.graph.dialect))
             if skel not in self.seen:
-                options.append((self.model.score(skel), entry, filled))
+                options.append((self.model.score(skel) if self.choices > 1 else 0.0, entry, filled))
         if not options:
             return None
         _, entry, filled = max(options, key=lambda o: o[0])
@@ -786,7 +883,8 @@ class CorpusSource:
         if not question:
             question = realise(filled.query, self.graph, self.rng)
         return Example(question=question, sql=sql, db_id=self.graph.db_id, source="corpus", hardness=level,
-                       meta={"construct": "corpus", "group": i, "phrasing": worded})
+                       meta={"construct": "corpus", "group": i, "phrasing": worded,
+                             "shape": "edited" if neighbour else "learned" if i < self.learned else "pool"})
 
     def observe(self, ex: Example, kept: bool) -> None:
         from sqldistill.sql.skeleton import skeleton
@@ -794,8 +892,12 @@ class CorpusSource:
         group = ex.meta.get("group")
         if kept and isinstance(group, int):
             self.kept[group] += 1
-            self.seen.add(skeleton(ex.sql))
+            skel = skeleton(ex.sql)
+            self.seen.add(skel)
+            for i in (group, self.index.get(skel)):
+                if i is not None:
+                    self.weights[i] = self._weight(i)
 
 
 __all__ = ["ARTIFACT", "Corpus", "CorpusSource", "Entry", "SkeletonModel", "anchor", "build_corpus", "default_path", "load_corpus",
-           "mutate", "phrasing", "skeleton_model", "speak", "values_of"]
+           "mutate", "neighbour_pool", "phrasing", "skeleton_model", "speak", "values_of"]

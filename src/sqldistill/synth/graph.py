@@ -79,6 +79,7 @@ class Edge:
     ref_table: str
     ref_column: str
     declared: bool = True
+    key: int = -1  # edges of one foreign key over several columns share a number; -1 for one column
 
 
 @dataclass
@@ -106,6 +107,24 @@ class SchemaGraph:
             elif e.ref_table == table and e.table != table:
                 out.append((e.table, e.ref_column, e.column))
         return out
+
+    def key_pairs(self, a: tuple[str, str], b: tuple[str, str]) -> list[tuple[tuple[str, str], ...]]:
+        """The other column pairs of the foreign key over several columns that the join ``a = b`` (each a
+        (table, column)) belongs to, ``a``'s side first; none for a key of one column. A join on such a key
+        equates all its columns."""
+        for e in self.edges:
+            if e.key < 0:
+                continue
+            if ((e.table, e.column), (e.ref_table, e.ref_column)) == (a, b):
+                flip = False
+            elif ((e.ref_table, e.ref_column), (e.table, e.column)) == (a, b):
+                flip = True
+            else:
+                continue
+            pairs = [((o.table, o.column), (o.ref_table, o.ref_column)) for o in self.edges
+                     if o.key == e.key and o != e]
+            return [(y, x) if flip else (x, y) for x, y in pairs]
+        return []
 
     def usable_tables(self) -> list[TableInfo]:
         return [t for t in self.tables.values() if t.rows > 0]
@@ -244,15 +263,18 @@ def build_graph(db: Database, schema: Schema, values_per_column: int = 40) -> Sc
         tables[t.name] = info
     lookup = {name.lower(): name for name in tables}
     edges: list[Edge] = []
+    groups = 0
     for t in schema.tables:
         for fk in t.foreign_keys:
             ref = lookup.get(fk.ref_table.lower())
             if ref is None:
                 continue
+            group = groups if len(fk.columns) > 1 else -1
+            groups += 1 if len(fk.columns) > 1 else 0
             for src, dst in zip(fk.columns, fk.ref_columns):
                 a, b = tables[t.name].column(src), tables[ref].column(dst)
                 if a is not None and b is not None and ref != t.name:
-                    edge = Edge(t.name, a.name, ref, b.name)
+                    edge = Edge(t.name, a.name, ref, b.name, key=group)
                     if edge not in edges:
                         edges.append(edge)
     if not edges:

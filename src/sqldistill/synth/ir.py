@@ -69,6 +69,9 @@ class Query:
     # the ON conditions written together after the last JOIN (``FROM a JOIN b JOIN c ON x = y AND z = w``),
     # one of the ways people write a join path; the same query as one ON per JOIN
     chained: bool = False
+    # further equalities of joins over a foreign key of several columns (``ON a = b AND c = d``), each
+    # written with the ON of the later of its two tables
+    also: tuple[tuple[Col, Col], ...] = ()
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def with_(self, **changes: Any) -> Query:
@@ -173,13 +176,15 @@ def to_sql(q: Query, dialect: str = "sqlite") -> str:
     parts = ["SELECT " + ("DISTINCT " if q.distinct else "") + ", ".join(s.item(i) for i in q.select)]
     if q.is_join:
         src = [f"FROM {ident(q.tables[0], d)} AS T1"]
+        later = {pair: max(q.tables.index(pair[0].table), q.tables.index(pair[1].table)) for pair in q.also}
         for k, table in enumerate(q.tables[1:], start=1):
             a, b = q.joins[k - 1]
             src.append(f"JOIN {ident(table, d)} AS T{k + 1}")
             if not q.chained:
-                src.append(f"ON {s.col(a)} = {s.col(b)}")
+                src.append("ON " + " AND ".join(f"{s.col(x)} = {s.col(y)}" for x, y in
+                                                ((a, b), *(p for p in q.also if later[p] == k))))
         if q.chained:
-            src.append("ON " + " AND ".join(f"{s.col(a)} = {s.col(b)}" for a, b in q.joins))
+            src.append("ON " + " AND ".join(f"{s.col(a)} = {s.col(b)}" for a, b in (*q.joins, *q.also)))
         parts.append(" ".join(src))
     else:
         parts.append(f"FROM {ident(q.tables[0], d)}")

@@ -1,8 +1,9 @@
 """Query-log mining: SQL people ran, abstracted to a template and re-instantiated with new values and columns.
 
 ``parse_query`` reads a SQL string into the sampler's ``Query`` (the subset of SQL that questions need:
-projections with aggregates, joins on equalities, AND/OR conditions, IN/NOT IN subqueries, GROUP BY/HAVING,
-ORDER BY/LIMIT, one set operation); anything else is skipped. ``mine_log`` then yields, for each query of
+projections with aggregates, joins on equalities (all the columns of a foreign key over several), AND/OR
+conditions, IN/NOT IN subqueries, GROUP BY/HAVING, ORDER BY/LIMIT, one set operation); anything else is
+skipped. ``mine_log`` then yields, for each query of
 the log, the query itself and variants: the same template with other values of the same columns, and with
 other columns of the same role in the same tables. Questions come from the same realiser as the templates.
 """
@@ -96,10 +97,21 @@ class _Reader:
             ons = list(ons[-1].flatten())
             if len(ons) != len(tables) - 1:
                 raise _Unsupported("join condition")
+        also: list[tuple[Col, Col]] = []
         for on in ons:
-            if not isinstance(on, exp.EQ):
+            parts = list(on.flatten()) if isinstance(on, exp.And) and not chained else [on]
+            if not all(isinstance(p, exp.EQ) for p in parts):
                 raise _Unsupported("join condition")
-            joins.append((self.column(on.this, aliases, tables), self.column(on.expression, aliases, tables)))
+            pairs = [(self.column(p.this, aliases, tables), self.column(p.expression, aliases, tables))
+                     for p in parts]
+            joins.append(pairs[0])
+            if len(pairs) > 1:  # ON a = b AND c = d: only the columns of one foreign key over several columns
+                (a, b), extra = pairs[0], pairs[1:]
+                key = {frozenset((Col(*x), Col(*y))) for x, y in self.g.key_pairs((a.table, a.name),
+                                                                                    (b.table, b.name))}
+                if {frozenset(p) for p in extra} != key or len(extra) != len(key):
+                    raise _Unsupported("join condition")
+                also.extend(extra)
         if len(set(tables)) != len(tables):
             raise _Unsupported("self join")
         select = tuple(self.item(e, aliases, tables) for e in node.expressions)
@@ -120,7 +132,7 @@ class _Reader:
                 raise _Unsupported("limit")
             limit = int(lim.this)
         return Query(select, tuple(tables), tuple(joins), where, conj, group, having, order, desc, limit,
-                     bool(node.args.get("distinct")), chained=chained)
+                     bool(node.args.get("distinct")), chained=chained, also=tuple(also))
 
     def _table(self, node: Any, aliases: dict[str, str]) -> str:
         real = self.table(node.name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
@@ -31,19 +31,26 @@ def col(c: ColumnInfo) -> Col:
     return Col(c.table, c.name)
 
 
+def key_columns(graph: SchemaGraph, joins: Sequence[tuple[Col, Col]]) -> list[tuple[Col, Col]]:
+    """The further equalities that ``joins`` along foreign keys over several columns need (``Query.also``)."""
+    return [(Col(*x), Col(*y)) for a, b in joins
+            for x, y in graph.key_pairs((a.table, a.name), (b.table, b.name))]
+
+
 @dataclass
 class Path:
     """Tables joined in order; ``joins[i]`` links ``tables[i + 1]`` to a table before it."""
 
     tables: list[TableInfo]
     joins: list[tuple[Col, Col]]
+    also: list[tuple[Col, Col]] = field(default_factory=list)  # the other columns of keys over several
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tables)
 
     def query(self, select: Sequence[Item], **parts: Any) -> Query:
-        return Query(tuple(select), self.names, tuple(self.joins), **parts)
+        return Query(tuple(select), self.names, tuple(self.joins), also=tuple(self.also), **parts)
 
 
 class Picker:
@@ -208,7 +215,7 @@ class Picker:
             joins.append((Col(src.name, mine), Col(other, theirs)))
             tables.append(self.g.tables[other])
             reached_up[other] = up
-        return Path(tables, joins)
+        return Path(tables, joins, key_columns(self.g, joins))
 
     def join_path(self, least: int = 2) -> Path | None:
         size = max(least, self.weighted(TABLES_IN_JOIN))

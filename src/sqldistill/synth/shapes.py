@@ -22,6 +22,7 @@ from typing import Any
 
 from sqldistill.synth.graph import ColumnInfo, SchemaGraph, TableInfo
 from sqldistill.synth.ir import STAR, Col, Cond, Item, Query
+from sqldistill.synth.picker import key_columns
 
 Shape = dict[str, Any]
 
@@ -275,8 +276,8 @@ class _Filler:
     def _pick_column(self, slot: str, meta: dict[str, Any]) -> ColumnInfo:
         t = self.tables[meta["t"]]
         taken = {c.name for s, c in self.cols.items() if self.shape["slots"][s]["t"] == meta["t"]}
-        if meta.get("pk") and t.pk is not None and t.pk.name not in taken:
-            return t.pk
+        if meta.get("pk") and self.strict and t.pk is not None and t.pk.name not in taken:
+            return t.pk  # loosely, any column of the role: a key grouped alone makes groups of one row
         kind = _KIND.get(meta["role"], "text")
         near = _NEAR.get(meta["role"], ())
         tests = [lambda c: c.role == meta["role"], lambda c: c.kind == kind, lambda c: c.role in near]
@@ -336,16 +337,16 @@ class _Filler:
 
     def _query(self, d: dict[str, Any]) -> Query:
         tables = tuple(self.tables[v].name for v in d["tables"])
+        joins = tuple((self._col(a), self._col(b)) for a, b in d.get("joins", []))
         where = tuple(self._cond(c) for c in d.get("where", []))
         if len(set(where)) < len(where):
             raise _Fail("the same condition twice")
         q = Query(
-            tuple(self._item(i) for i in d["select"]), tables,
-            tuple((self._col(a), self._col(b)) for a, b in d.get("joins", [])),
-            where, d.get("conj", "and"),
+            tuple(self._item(i) for i in d["select"]), tables, joins, where, d.get("conj", "and"),
             tuple(self._col(s) for s in d.get("group", [])), tuple(self._cond(c) for c in d.get("having", [])),
             tuple(self._item(i) for i in d.get("order", [])), d.get("desc", False), d.get("limit"),
             d.get("distinct", False), chained=bool(d.get("chained")) and len(tables) > 2,
+            also=tuple(key_columns(self.g, joins)),
         )
         if d.get("setop"):  # a set operation: the other side shares the table variables
             q = q.with_(setop=d["setop"], other=self._query(d["other"]))
@@ -376,6 +377,47 @@ def instantiate_slots(shape: Shape, graph: SchemaGraph, rng: random.Random,
     return Filled(q, dict(filler.cols), dict(filler.tables))
 
 
+def shape_skeleton(shape: Shape) -> str:
+    """The skeleton of the SQL every filling-in of ``shape`` gives (``sql.skeleton``), read from the shape
+    alone: each table variable and slot rendered under a placeholder name, each value as a placeholder."""
+    from sqldistill.sql.skeleton import skeleton
+    from sqldistill.synth.ir import to_sql
+
+    slots = shape["slots"]
+
+    def col(s: str) -> Col:
+        return STAR if s == "*" else Col(f"t{slots[s]['t']}", s)
+
+    def item(it: list[Any]) -> Item:
+        return Item(col(it[0]), it[1] if len(it) > 1 else "", len(it) > 2 and bool(it[2]))
+
+    def value(v: Any) -> Any:
+        if v is None:
+            return None
+        if "q" in v:
+            return query(v["q"])
+        if "col" in v:
+            return col(v["col"])
+        if "lit" in v:
+            return v["lit"]
+        return tuple(range(v["list"])) if "list" in v else 0
+
+    def cond(c: dict[str, Any]) -> Cond:
+        return Cond(item(c["l"]), c["op"], value(c["v"]), value(c.get("v2")))
+
+    def query(d: dict[str, Any]) -> Query:
+        tables = tuple(f"t{v}" for v in d["tables"])
+        joins = tuple((col(a), col(b)) for a, b in d.get("joins", []))
+        q = Query(tuple(item(i) for i in d["select"]), tables, joins,
+                  tuple(cond(c) for c in d.get("where", [])), d.get("conj", "and"),
+                  tuple(col(s) for s in d.get("group", [])), tuple(cond(c) for c in d.get("having", [])),
+                  tuple(item(i) for i in d.get("order", [])), d.get("desc", False), d.get("limit"),
+                  d.get("distinct", False), chained=bool(d.get("chained")) and len(tables) > 2)
+        return q.with_(setop=d["setop"], other=query(d["other"])) if d.get("setop") else q
+
+    return skeleton(to_sql(query(shape["q"])))
+
+
 def instantiate(shape: Shape, graph: SchemaGraph, rng: random.Random,
                 links: dict[str, list[Any]]) -> Query | None:
     """``shape`` filled in over ``graph`` (``links`` as ``Picker.links``), or None when it cannot fit."""
@@ -383,4 +425,5 @@ def instantiate(shape: Shape, graph: SchemaGraph, rng: random.Random,
     return filled.query if filled is not None else None
 
 
-__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots"]
+__all__ = ["Filled", "Shape", "abstract", "abstract_slots", "instantiate", "instantiate_slots",
+           "shape_skeleton"]
