@@ -287,7 +287,8 @@ def stage_plan(cfg: Config) -> list[tuple[str, Callable[[RunState, Path, dict[st
 
 
 def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | None = None) -> RunState:
-    """Run (or resume) every stage of ``cfg`` in ``cfg.run_dir``; returns the finished state."""
+    """Run (or resume) every stage of ``cfg`` in ``cfg.run_dir`` (up to and including ``only``, when given);
+    returns the finished state."""
     if cfg.teacher_model is None and cfg.student.method in ("kd", "kid", "gkd"):
         raise ConfigError(f"student.method {cfg.student.method} needs a teacher_model section",
                           hint="Add teacher_model (e.g. model: 5m), or use method: sft")
@@ -304,6 +305,8 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
         if done is not None:
             progress(f"{name}: already done, skipped")
             state.results[name] = done
+            if only == name:  # a finished stage ends an ``only`` run as a fresh one does
+                break
             continue
         progress(f"{name}: running")
         with state.run.stage(name, chained) as (work, metrics):
