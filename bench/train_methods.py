@@ -14,9 +14,11 @@ every seed, the ``pointer-base`` student is trained from the same data and teach
 - ``kid``     KD on imperfect sequences: reverse KL on gold targets with ``mask_ratio`` of the decoder inputs
               filled in by the student itself + CE;
 - ``sft+dpo`` the sft student of the same seed, then DPO on pairs where its execution-wrong SQL is rejected
-              (its train seconds include the sft student's);
+              (its train seconds include the sft student's and building the pairs; its step time is
+              DPO's: chosen and rejected through the policy, and the frozen reference);
 - ``rounds``  an sft round 0, then ``rounds`` rounds of pseudo-labelling fresh synthetic questions (the
-              pipeline's second synthesis) with execution-guided decoding, critics and retraining.
+              pipeline's second synthesis) with execution-guided decoding, critics and retraining (its step
+              time is the last round's).
 
 Every model is scored with the official-equivalent EX (``eval.model_eval.evaluate_model``, the evaluate stage's
 scorer) on the database's human questions: the Spider training-set questions of these tuning databases (held
