@@ -86,8 +86,8 @@ def imperfect_inputs(model: PointerSeq2Seq, batch: Batch, mask_ratio: float, gen
     """KID's imperfect decoder inputs for ``batch``: (inputs, masked positions [B, L]).
 
     Exactly round(mask_ratio * n) of a row's n gold input tokens after BOS (EOS and padding excluded) are
-    picked at random; each is replaced by ``model``'s argmax for it in one no-grad teacher-forced pass over the
-    gold sequence (never PAD or BOS). A picked token the student predicts right stays as it was."""
+    picked at random; each is replaced by ``model``'s argmax for it in one no-grad, dropout-free teacher-forced
+    pass over the gold sequence (never PAD or BOS). A picked token the student predicts right stays as it was."""
     import torch
 
     assert batch.target is not None
