@@ -190,19 +190,15 @@ def summarise(log: list[dict[str, Any]]) -> None:
             print(head.format(db, method, len(rows), _cell([100 * r["default"] for r in rows]),
                               _cell([100 * r["greedy"] for r in rows]),
                               f"{statistics.mean(r['train_s'] or 0 for r in rows):.0f}", rel))
-    print("mean over databases (each database's mean over seeds first; sd over seeds of the database mean):")
+    print("mean over databases, per seed that has every database; mean ± sd over those seeds:")
     dbs = list(dict.fromkeys(r["db"] for r in log))
     for method in dict.fromkeys(r["method"] for r in log):
-        seeds = sorted({r["seed"] for r in log if r["method"] == method})
-        cells = []
-        for key in ("default", "greedy"):
-            per_seed = []
-            for s in seeds:
-                vals = [r[key] for r in log if r["method"] == method and r["seed"] == s]
-                if len(vals) == len(dbs):
-                    per_seed.append(100 * statistics.mean(vals))
-            cells.append(_cell(per_seed) if per_seed else "-")
-        print(head.format("all", method, len(seeds), *cells, "", ""))
+        by_seed = {s: [r for r in log if r["method"] == method and r["seed"] == s]
+                   for s in sorted({r["seed"] for r in log if r["method"] == method})}
+        whole = [rows for rows in by_seed.values() if len(rows) == len(dbs)]
+        cells = [_cell([100 * statistics.mean(r[key] for r in rows) for rows in whole]) if whole else "-"
+                 for key in ("default", "greedy")]
+        print(head.format("all", method, len(whole), *cells, "", ""))
 
 
 def main() -> None:
