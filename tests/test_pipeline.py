@@ -247,3 +247,14 @@ def test_default_config_distills_the_pointer_family_and_serves_with_its_evaluate
     finally:
         service.close()
     assert sha256_of(EXAMPLE_DB) == db_before
+
+
+def test_only_ends_the_run_at_its_stage_when_that_stage_is_already_done(tmp_path: Path) -> None:
+    from sqldistill.pipeline import distill
+
+    cfg = load_config(tiny_config(tmp_path, teacher_model=None, **{"student.method": "sft"}))
+    first = distill(cfg, progress=lambda _msg: None, only="synth")
+    assert list(first.results) == ["profile", "synth"]
+    again = distill(cfg, progress=lambda _msg: None, only="synth")
+    assert list(again.results) == ["profile", "synth"] and all(r.skipped for r in again.results.values())
+    assert not (tmp_path / "run" / "student").exists() and not (tmp_path / "run" / "student.partial").exists()

@@ -243,5 +243,5 @@ def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer:
                                  "teacher_model": {"model": "5m"}})
     with pytest.raises(ConfigError, match="pointer teacher"):
         _check_pointer_student(bad)
-    with pytest.raises(ConfigError, match="sft or kd"):
-        _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": "dpo"}}))
+    with pytest.raises(ConfigError, match="not gkd"):
+        _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": "gkd"}}))

@@ -287,7 +287,8 @@ def stage_plan(cfg: Config) -> list[tuple[str, Callable[[RunState, Path, dict[st
 
 
 def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | None = None) -> RunState:
-    """Run (or resume) every stage of ``cfg`` in ``cfg.run_dir``; returns the finished state."""
+    """Run (or resume) every stage of ``cfg`` in ``cfg.run_dir`` (up to and including ``only``, when given);
+    returns the finished state."""
     if cfg.teacher_model is None and cfg.student.method in ("kd", "kid", "gkd"):
         raise ConfigError(f"student.method {cfg.student.method} needs a teacher_model section",
                           hint="Add teacher_model (e.g. model: 5m), or use method: sft")
@@ -304,6 +305,8 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
         if done is not None:
             progress(f"{name}: already done, skipped")
             state.results[name] = done
+            if only == name:  # a finished stage ends an ``only`` run as a fresh one does
+                break
             continue
         progress(f"{name}: running")
         with state.run.stage(name, chained) as (work, metrics):
@@ -319,16 +322,19 @@ def distill(cfg: Config, progress: Callable[[str], None] = print, only: str | No
 
 
 def _check_pointer_student(cfg: Config) -> None:
-    """The pointer student trains by sft, or by kd from a teacher of its own family (both score pointers)."""
+    """The pointer student trains by sft, kd, kid, dpo or rounds (``train.pointer.POINTER_METHODS``); kd and kid
+    only from a teacher of its own family (both score the same keywords and pointers)."""
     from sqldistill.models.sizes import is_pointer_model
+    from sqldistill.train.pointer import POINTER_METHODS
 
     if not is_pointer_model(cfg.student.model):
         return
-    if cfg.student.method not in ("sft", "kd"):
-        raise ConfigError(f"student.model {cfg.student.model} trains with sft or kd, not {cfg.student.method}")
+    if cfg.student.method not in POINTER_METHODS:
+        raise ConfigError(f"student.model {cfg.student.model} trains with {', '.join(POINTER_METHODS)}, "
+                          f"not {cfg.student.method}", hint="gkd samples from causal language models; use kd or kid")
     teacher = cfg.teacher_model
-    if cfg.student.method == "kd" and teacher is not None and not is_pointer_model(teacher.model):
-        raise ConfigError("a pointer student learns by kd only from a pointer teacher",
+    if cfg.student.method in ("kd", "kid") and teacher is not None and not is_pointer_model(teacher.model):
+        raise ConfigError(f"a pointer student learns by {cfg.student.method} only from a pointer teacher",
                           hint="Set teacher_model.model: pointer-large")
 
 

@@ -5,7 +5,8 @@ for each training question; a candidate is *wrong* when it fails to execute or i
 result (``db.same_result``, the comparison the EX metric uses). Each question with a wrong candidate yields
 ``{"prompt", "chosen": gold completion, "rejected": wrong completion}``; questions the weak model always gets
 right yield nothing. ``train_dpo`` then optimises a student (normally the sft model) on those pairs against a
-frozen copy of itself as the reference.
+frozen copy of itself as the reference; a pointer-student model goes to ``pointer_dpo.train_pointer_dpo``
+(the same pairs, as sequences of its own language).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqldistill.errors import ConfigError, DataError
 from sqldistill.jsonfiles import write_jsonl_atomic
 from sqldistill.models.causal import load_model, load_tokenizer
 from sqldistill.models.modeldir import META_FILE, meta_prompt_format, meta_schema, read_model_meta
+from sqldistill.models.sizes import is_pointer_model
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import (
     TrainResult,
@@ -99,10 +101,14 @@ def train_dpo(pairs_file: str | Path, out_dir: str | Path, options: DPOOptions) 
     1,277 pairs, one epoch; EX human / held-out synthetic): sft alone 12.5% / 22%; sigmoid at 1e-4 3.6% / 14%;
     sigmoid at 1e-5 8.9% / 24%; sigmoid+sft at 3e-5 8.9% / 29%.
     """
+    o = options
+    if is_pointer_model(o.model):
+        from sqldistill.train.pointer_dpo import train_pointer_dpo
+
+        return train_pointer_dpo(pairs_file, out_dir, o)
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    o = options
     if o.beta <= 0:
         raise ConfigError(f"dpo beta must be > 0, got {o.beta}")
     losses = [t.strip() for t in o.loss_type.replace("+", ",").split(",") if t.strip()]

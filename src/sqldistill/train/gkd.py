@@ -60,7 +60,12 @@ def gkd_config(out: Path, options: GKDOptions, lr: float) -> Any:
 
 def train_gkd(train_file: str | Path, out_dir: str | Path, options: GKDOptions) -> TrainResult:
     """On-policy distillation from ``options.teacher`` with TRL's GKDTrainer; writes a model directory."""
+    from sqldistill.models.sizes import is_pointer_model
+
     o = options
+    if is_pointer_model(o.model) or is_pointer_model(o.teacher):
+        raise ConfigError("gkd samples from causal language models; the pointer student does not train by gkd",
+                          hint="Use kd or kid for a pointer student")
     if not 0.0 <= o.lmbda <= 1.0 or not 0.0 <= o.beta <= 1.0:
         raise ConfigError("gkd needs 0 <= lmbda <= 1 and 0 <= beta <= 1")
     run = prepare_run(train_file, out_dir, o, teacher=o.teacher)

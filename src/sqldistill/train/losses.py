@@ -13,6 +13,9 @@ student distribution ``q`` over the vocabulary (last dimension), computed in fp3
 Logits are divided by ``temperature`` and the divergence multiplied by ``temperature**2`` so gradient scales
 stay comparable across temperatures (Hinton et al.).
 
+``dpo_loss`` is DPO's sigmoid loss on sequence log-probabilities (the pointer family's dpo; causal LMs use
+TRL's DPOTrainer).
+
 ``chunked_distill_loss`` is what training calls. It takes final hidden states and output-head weights rather
 than logits, and walks the positions in chunks: each chunk's logits (student and teacher, fp32) are made, the
 loss and its gradient with respect to those logits are taken at once, and the logits are dropped. Full-vocabulary
@@ -121,6 +124,21 @@ def distill_loss(
     div = token_divergence(student_logits, teacher_logits, kind, temperature=temperature, beta=beta, alpha=alpha)
     kd = (div * kd_mask).sum() / kd_mask.sum().clamp(min=1)
     return kd + ce_weight * ce
+
+
+def dpo_loss(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    reference_chosen: torch.Tensor,
+    reference_rejected: torch.Tensor,
+    beta: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean loss, per-pair margins): -log sigmoid(beta * ((pc - rc) - (pr - rr))) over sequence log-probs of
+    the chosen and rejected answers under the policy (p) and the frozen reference (r) (Rafailov et al. 2023)."""
+    if not beta > 0:
+        raise ValueError(f"dpo beta must be > 0, got {beta}")
+    margins = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
+    return -F.logsigmoid(beta * margins).mean(), margins.detach()
 
 
 class LossParts(NamedTuple):

@@ -9,7 +9,8 @@ SQL for the unlabelled questions with execution-guided decoding, and keeps a pse
    or ``sql``), the student's result must equal the majority result of those; without teacher SQL, at least
    two of the student's own candidates must agree (self-consistency).
 
-The student is then fine-tuned on labelled + kept pairs. EX on ``eval_file`` is measured after every round
+The student is then fine-tuned on labelled + kept pairs. A pointer student (``train.pointer``) goes through
+the same rounds; it reads ``db`` in every round. EX on ``eval_file`` is measured after every round
 and logged to ``rounds.json`` and the model's ``sqldistill.json``.
 """
 
@@ -26,6 +27,7 @@ from sqldistill.db.compare import gold_order_matters, same_result
 from sqldistill.errors import ConfigError
 from sqldistill.jsonfiles import write_json_atomic, write_jsonl_atomic
 from sqldistill.models.modeldir import META_FILE, read_model_meta
+from sqldistill.models.sizes import is_pointer_model
 from sqldistill.spider.execution import execution_verdicts
 from sqldistill.train import data as tdata
 from sqldistill.train.methods import TrainResult, train_student
@@ -124,9 +126,12 @@ def train_rounds(train_file: str | Path, out_dir: str | Path, options: RoundsOpt
     unlabelled = tdata.read_jsonl(o.unlabelled_file, ("question",))
     evaluation = tdata.read_jsonl(o.eval_file, ("question", "sql")) if o.eval_file else []
     history: list[dict[str, Any]] = []
+    # the pointer student reads its database every round (its values are what it copies)
+    pointer = is_pointer_model(o.model)
     with connect(o.db) as database:
         current = out / "round_0"
-        result = train_student("sft", train_file, current, subset(o, KDOptions, db=None if o.schema else o.db))
+        result = train_student("sft", train_file, current,
+                               subset(o, KDOptions, db=o.db if pointer or not o.schema else None))
         for k in range(o.rounds + 1):
             predictor = Predictor.load(current)
             acc = execution_accuracy(predictor, evaluation, database) if evaluation else None
@@ -141,12 +146,16 @@ def train_rounds(train_file: str | Path, out_dir: str | Path, options: RoundsOpt
             write_jsonl_atomic(data_file, labelled + kept)
             current = out / f"round_{k + 1}"
             result = train_student("sft", data_file, current,
-                                   subset(o, KDOptions, model=out / f"round_{k}", epochs=o.round_epochs, db=None,
+                                   subset(o, KDOptions, model=out / f"round_{k}", epochs=o.round_epochs,
+                                          db=o.db if pointer else None,
                                           schema=predictor.schema, prompt_format=predictor.prompt_format))
     final = _publish(current, out, history)
     write_json_atomic(out / "rounds.json", {"rounds": history})
+    extra = {"rounds": history, "final": str(final)}
+    if "step_s" in result.extra:  # the last round's mean step time (the pointer student's fit reports it)
+        extra["step_s"] = result.extra["step_s"]
     return TrainResult(out, "rounds", result.steps, result.losses, time.perf_counter() - started,
-                       result.num_parameters, result.trainable_parameters, {"rounds": history, "final": str(final)})
+                       result.num_parameters, result.trainable_parameters, extra)
 
 
 def _publish(last: Path, out: Path, history: list[dict[str, Any]]) -> Path:
