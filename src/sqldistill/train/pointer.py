@@ -114,6 +114,27 @@ def imperfect_inputs(model: PointerSeq2Seq, batch: Batch, mask_ratio: float, gen
     return filled, masked
 
 
+def optimiser(model: PointerSeq2Seq, *, lr: float, total: int, warmup: float,
+              weight_decay: float = 0.01) -> Callable[[Any], None]:
+    """AdamW over ``model``'s trainable parameters with a linear warm-up (``warmup`` of ``total`` steps) and a
+    linear decay to zero; the returned function takes one step on a loss, gradients clipped to norm 1."""
+    import torch
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    ramp = max(1, int(total * warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / ramp) * max(0.0, (total - s) / max(1, total - ramp)))
+
+    def take_step(loss: Any) -> None:
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+
+    return take_step
+
+
 def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr: float = 5e-4,
         batch_size: int = 32, seed: int = 0, teacher: PointerSeq2Seq | None = None, kd_weight: float = 0.5,
         divergence: str = "fkl", temperature: float = 1.0, mask_ratio: float = 0.0, warmup: float = 0.05,
@@ -135,10 +156,7 @@ def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr
     rng = random.Random(seed)
     per_epoch = math.ceil(len(examples) / batch_size)
     total = max(1, int(per_epoch * epochs))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
-    ramp = max(1, int(total * warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / ramp) * max(0.0, (total - s) / max(1, total - ramp)))
+    take_step = optimiser(model, lr=lr, total=total, warmup=warmup)
     if teacher is not None:
         teacher.eval()
     model.train()
@@ -174,11 +192,7 @@ def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr
         loss = ce
         if teacher is not None and kd_weight > 0:
             loss = (1 - kd_weight) * ce + kd_weight * _kd_term(logits, t_logits, target, divergence, temperature)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        take_step(loss)
         step += 1
         losses.append((loss.item(), ce.item()))
         if log and (step % log_every == 0 or step == total):
@@ -306,5 +320,5 @@ def train_pointer_student(method: str, train_file: str | Path, out_dir: str | Pa
                        float(stats["wall_s"]), n, n, extra=stats)
 
 
-__all__ = ["FIT_METHODS", "POINTER_METHODS", "decoder_inputs", "encode_pairs", "fit", "imperfect_inputs", "read_pairs",
+__all__ = ["FIT_METHODS", "POINTER_METHODS", "decoder_inputs", "encode_pairs", "fit", "imperfect_inputs", "optimiser", "read_pairs",
            "specialise", "train_pointer_student"]

@@ -105,6 +105,7 @@ def fit_dpo(model: PointerSeq2Seq, reference: PointerSeq2Seq, pairs: list[tuple[
 
     from sqldistill.models.seq2seq.network import Batch
     from sqldistill.train.losses import dpo_loss
+    from sqldistill.train.pointer import optimiser
 
     weights = loss_weights or [1.0] * len(loss_types)
     torch.manual_seed(seed)
@@ -113,10 +114,7 @@ def fit_dpo(model: PointerSeq2Seq, reference: PointerSeq2Seq, pairs: list[tuple[
     for p in reference.parameters():
         p.requires_grad_(False)
     total = max_steps if max_steps > 0 else max(1, int(math.ceil(len(pairs) / batch_size) * epochs))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
-    ramp = max(1, int(total * warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / ramp) * max(0.0, (total - s) / max(1, total - ramp)))
+    take_step = optimiser(model, lr=lr, total=total, warmup=warmup, weight_decay=weight_decay)
     model.eval()  # no dropout: the policy's log-ratios start at the reference's, as TRL's disable_dropout does
     started, step = time.perf_counter(), 0
     losses: list[float] = []
@@ -138,11 +136,7 @@ def fit_dpo(model: PointerSeq2Seq, reference: PointerSeq2Seq, pairs: list[tuple[
             else:  # sft: the chosen answers' cross-entropy per token
                 part = -policy[:n].sum() / lengths[:n].sum().clamp(min=1)
             loss = loss + w * part
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        take_step(loss)
         step += 1
         losses.append(loss.item())
     wall = time.perf_counter() - started
