@@ -320,5 +320,5 @@ def train_pointer_student(method: str, train_file: str | Path, out_dir: str | Pa
                        float(stats["wall_s"]), n, n, extra=stats)
 
 
-__all__ = ["FIT_METHODS", "POINTER_METHODS", "decoder_inputs", "encode_pairs", "fit", "imperfect_inputs", "optimiser", "read_pairs",
-           "specialise", "train_pointer_student"]
+__all__ = ["FIT_METHODS", "POINTER_METHODS", "decoder_inputs", "encode_pairs", "fit", "imperfect_inputs", "optimiser",
+           "read_pairs", "specialise", "train_pointer_student"]
