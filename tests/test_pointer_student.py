@@ -236,3 +236,30 @@ def test_config_selects_the_pointer_family_and_refuses_a_foreign_teacher(singer_
         _check_pointer_student(bad)
     with pytest.raises(ConfigError, match="not gkd"):
         _check_pointer_student(Config.model_validate({**base, "student": {"model": "pointer-base", "method": "gkd"}}))
+
+
+def test_step_by_step_decoding_equals_decoding_the_whole_prefix(singer_values: tuple,
+                                                                 tiny_encoder: TextEncoder) -> None:
+    """``step`` keeps keys and values between steps; its logits must be those of ``decode`` over the whole
+    prefix, also when beam rows are reordered and duplicated between steps."""
+    _path, schema, values = singer_values
+    torch.manual_seed(3)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=4, ff=64,
+                                         decoder_layers=3)).eval()
+    gen = PointerGenerator(model, tiny_encoder, schema, values)
+    example = gen.example("What are the titles of songs by Alice Walton?")
+    gold = to_tokens(PAIRS[6][1], example.items)
+    batch = Batch([example])
+    with torch.no_grad():
+        memory, pad, pointers = model.encode(batch)
+        state = model.start_steps(memory, pad, pointers, batch.pointer_mask)
+        # three rows that grow different tokens; after each step they swap and one is duplicated
+        rows: list[list[int]] = [[], [], []]
+        parents: list[int] | None = None
+        for t in range(len(gold)):
+            logits = model.step([r[-1] if r else 1 for r in rows], state, parents)
+            for i, r in enumerate(rows):
+                full = model.decode(torch.tensor([[1, *r]]), memory, pad, pointers, batch.pointer_mask)[0, -1]
+                assert torch.allclose(logits[i], full, atol=1e-4), (t, i)
+            parents = [1, 0, 0] if t % 2 == 0 else [2, 2, 1]
+            rows = [[*rows[p], gold[(t + i) % len(gold)]] for i, p in enumerate(parents)]

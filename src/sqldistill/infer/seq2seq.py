@@ -1,8 +1,9 @@
 """The pointer student (``models.seq2seq``) as an ``SqlGenerator``.
 
 The question is encoded once (frozen sentence encoder, value candidates found in the database's values,
-fusion with the schema's items); the decoder then writes the pointer language one token at a time, each step
-masked by the grammar (``language.Grammar.allowed``), so every finished candidate renders to SQL that parses
+fusion with the schema's items); the decoder then writes the pointer language one token at a time (each step
+runs the new token alone, with the keys and values of the earlier ones kept: ``PointerSeq2Seq.step``), each
+step masked by the grammar (``language.Grammar.allowed``), so every finished candidate renders to SQL that parses
 and names only the schema's tables and columns. Greedy decoding takes the best allowed token; beam search
 keeps the ``n`` best prefixes by summed log-probability (each step's distribution renormalised over the
 allowed tokens). Scores are those sums.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from sqldistill.records import Schema
 
 VALUES_FILE = "values.json"
+EXAMPLE_CACHE = 8  # encoded questions kept
 
 
 class PointerGenerator:
@@ -50,6 +52,9 @@ class PointerGenerator:
         self.num_parameters: int = sum(p.numel() for p in model.parameters())
         self.features = SchemaFeatures.build(schema, encoder)
         self._lock = threading.Lock()
+        # the last questions' encoded examples: execution-guided answering decodes one question twice (greedy,
+        # then beam), and the sentence encoder is the costliest part of preparing it
+        self._examples: dict[str, Example] = {}
 
     @classmethod
     def load(cls, model_dir: str | Path, meta: dict[str, Any], device: str | None = None,
@@ -80,8 +85,15 @@ class PointerGenerator:
         return len(self.encoder.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def example(self, question: str) -> Example:
+        cached = self._examples.get(question)
+        if cached is not None:
+            return cached
         states, spans = self.encoder.questions([question])[0]
-        return make_example(question, states, spans, self.features, find_values(question, self.index))
+        example = make_example(question, states, spans, self.features, find_values(question, self.index))
+        if len(self._examples) >= EXAMPLE_CACHE:
+            self._examples.pop(next(iter(self._examples)))
+        self._examples[question] = example
+        return example
 
     def generate(self, questions: Sequence[str], n: int = 1, mode: str = "greedy", *,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.8, top_p: float = 0.95,
@@ -117,36 +129,38 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
     grammar = Grammar(example.items)
     batch = Batch([example], device)
     memory, pad, pointers = model.encode(batch)
-    alive: list[tuple[list[int], float]] = [([], 0.0)]
+    state = model.start_steps(memory, pad, pointers, batch.pointer_mask)
+    # a prefix, its score and the row of the previous step it grew from (its cached keys and values)
+    alive: list[tuple[list[int], float, int]] = [([], 0.0, 0)]
     done: list[tuple[list[int], float]] = []
+    first = True
     for _ in range(max_len):
         if not alive:
             break
-        allowed = [grammar.allowed(toks) for toks, _ in alive]
-        inputs = torch.tensor([[BOS, *toks] for toks, _ in alive], dtype=torch.long, device=device)
-        k = len(alive)
-        logits = model.decode(inputs, memory.expand(k, -1, -1), pad.expand(k, -1), pointers.expand(k, -1, -1),
-                              batch.pointer_mask.expand(k, -1))[:, -1]
+        allowed = [grammar.allowed(toks) for toks, _, _ in alive]
+        logits = model.step([toks[-1] if toks else BOS for toks, _, _ in alive], state,
+                            None if first else [parent for _, _, parent in alive])
+        first = False
         mask = torch.full_like(logits, float("-inf"))
         for row, ok in enumerate(allowed):
             if ok:
                 mask[row, [t for t in ok if t < logits.shape[-1]]] = 0.0
         logp = torch.log_softmax(logits + mask, dim=-1)
-        grown: list[tuple[list[int], float]] = []
-        for row, (toks, score) in enumerate(alive):
+        grown: list[tuple[list[int], float, int]] = []
+        for row, (toks, score, _) in enumerate(alive):
             if not allowed[row]:
                 continue
             top = torch.topk(logp[row], min(width, len(allowed[row])))
             for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
                 if lp > float("-inf"):
-                    grown.append(([*toks, tok], score + lp))
+                    grown.append(([*toks, tok], score + lp, row))
         grown.sort(key=lambda h: -h[1])
         alive = []
-        for toks, score in grown:
+        for toks, score, row in grown:
             if toks[-1] == EOS:
                 done.append((toks, score))
             elif len(alive) < width:
-                alive.append((toks, score))
+                alive.append((toks, score, row))
         done = sorted(done, key=lambda h: -h[1])[:2 * width]
         if len(done) >= width:  # log-probabilities only fall: a prefix below the width-th answer cannot win
             alive = [h for h in alive if h[1] > done[width - 1][1]]

@@ -7,6 +7,8 @@ tokens so far, cross-attending to the fused memory) scores the next token among 
 (``language.KEYWORDS``) and, by dot product with the fused states, the pointers to items and values. A
 pointer token's input embedding is the fused state of what it points at, so names are never spelled.
 
+``decode`` scores every position of given prefixes (training); ``start_steps`` and ``step`` decode one
+token at a time with the keys and values of earlier positions kept (inference), with the same logits.
 ``PointerConfig`` sizes it; ``save``/``load`` write and read ``pointer_config.json`` + ``model.safetensors``.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,31 @@ class Batch:
                 setattr(self, name, value.to(device))
 
 
+@dataclass
+class DecodeState:
+    """What ``PointerSeq2Seq.step`` keeps between the steps of one example's decoding."""
+
+    cross: list[tuple[torch.Tensor, torch.Tensor]]  # per decoder layer: memory keys, values [1, H, M, dh]
+    attend: torch.Tensor  # [1, 1, 1, M], True where the memory is real
+    pointers: torch.Tensor  # [1, P, d]
+    pointer_keys: torch.Tensor  # [1, P, d]
+    pointer_mask: torch.Tensor  # [1, P]
+    self_kv: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # per layer [k, H, t, dh]
+    length: int = 0  # positions decoded so far
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[B, L, d] -> [B, H, L, d / H]"""
+    b, n, d = x.shape
+    return x.view(b, n, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:
+    """[B, H, L, dh] -> [B, L, H * dh]"""
+    b, h, n, dh = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * dh)
+
+
 class PointerSeq2Seq(nn.Module):
     """See the module docstring."""
 
@@ -149,12 +176,12 @@ class PointerSeq2Seq(nn.Module):
         fused = self.fusion(memory, src_key_padding_mask=pad)
         return fused, pad, fused[:, batch.q.shape[1]:]
 
-    def embed_tokens(self, tokens: torch.Tensor, pointers: torch.Tensor) -> torch.Tensor:
+    def embed_tokens(self, tokens: torch.Tensor, pointers: torch.Tensor, start: int = 0) -> torch.Tensor:
         is_ptr = tokens >= NUM_KEYWORDS
         kw = self.keyword(torch.where(is_ptr, torch.zeros_like(tokens), tokens))
         idx = (tokens - NUM_KEYWORDS).clamp(min=0).clamp(max=pointers.shape[1] - 1)
         ptr = torch.gather(pointers, 1, idx.unsqueeze(-1).expand(-1, -1, pointers.shape[-1]))
-        positions = torch.arange(tokens.shape[1], device=tokens.device).clamp(max=MAX_TARGET)
+        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device).clamp(max=MAX_TARGET)
         return torch.where(is_ptr.unsqueeze(-1), ptr, kw) + self.position(positions)
 
     def decode(self, inputs: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor, pointers: torch.Tensor,
@@ -168,6 +195,61 @@ class PointerSeq2Seq(nn.Module):
         ptr = torch.einsum("bld,bpd->blp", self.pointer_query(h), self.pointer_key(pointers))
         ptr = ptr / math.sqrt(h.shape[-1])
         ptr = ptr.masked_fill(~pointer_mask.unsqueeze(1), float("-inf"))
+        return torch.cat([kw, ptr], dim=-1)
+
+    def start_steps(self, memory: torch.Tensor, pad: torch.Tensor, pointers: torch.Tensor,
+                    pointer_mask: torch.Tensor) -> DecodeState:
+        """The state for decoding one example a token at a time (``step``): the cross-attention keys and
+        values of its fused memory and its pointer keys, computed once instead of at every step."""
+        heads = self.config.heads
+        cross = []
+        for layer in self.decoder.layers:
+            attn = layer.multihead_attn
+            d = attn.embed_dim
+            w, b = attn.in_proj_weight, attn.in_proj_bias
+            k = nn.functional.linear(memory, w[d:2 * d], None if b is None else b[d:2 * d])
+            v = nn.functional.linear(memory, w[2 * d:], None if b is None else b[2 * d:])
+            cross.append((_heads(k, heads), _heads(v, heads)))
+        return DecodeState(cross=cross, attend=~pad[:, None, None, :], pointers=pointers,
+                           pointer_keys=self.pointer_key(pointers), pointer_mask=pointer_mask)
+
+    def step(self, tokens: list[int], state: DecodeState, parents: list[int] | None = None) -> torch.Tensor:
+        """Logits [k, keywords + pointers] for the next token of ``k`` prefixes, given each one's last token
+        (``tokens``) and which row of the previous step it continues (``parents``; ``None`` on the first
+        step). Equal to ``decode``'s last position over the whole prefixes, at the cost of one position: every
+        layer keeps its self-attention keys and values in ``state``."""
+        heads = self.config.heads
+        if parents is not None and state.self_kv:
+            index = torch.tensor(parents, dtype=torch.long, device=state.pointers.device)
+            state.self_kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.self_kv]
+        ids = torch.tensor(tokens, dtype=torch.long, device=state.pointers.device)[:, None]
+        x = self.embed_tokens(ids, state.pointers.expand(len(tokens), -1, -1), start=state.length)
+        grown = []
+        for i, layer in enumerate(self.decoder.layers):
+            sa = layer.self_attn
+            d = sa.embed_dim
+            n = layer.norm1(x)
+            q, k, v = nn.functional.linear(n, sa.in_proj_weight, sa.in_proj_bias).split(d, dim=-1)
+            k, v = _heads(k, heads), _heads(v, heads)
+            if state.self_kv:
+                k = torch.cat([state.self_kv[i][0], k], dim=2)
+                v = torch.cat([state.self_kv[i][1], v], dim=2)
+            grown.append((k, v))
+            out = nn.functional.scaled_dot_product_attention(_heads(q, heads), k, v)
+            x = x + sa.out_proj(_merge(out))
+            ca = layer.multihead_attn
+            cq = nn.functional.linear(layer.norm2(x), ca.in_proj_weight[:d],
+                                      None if ca.in_proj_bias is None else ca.in_proj_bias[:d])
+            ck, cv = state.cross[i]
+            out = nn.functional.scaled_dot_product_attention(_heads(cq, heads), ck, cv, attn_mask=state.attend)
+            x = x + ca.out_proj(_merge(out))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        state.self_kv = grown
+        state.length += 1
+        h = self.norm_out(x)[:, 0]
+        kw = self.keyword_head(h)
+        ptr = (self.pointer_query(h) @ state.pointer_keys[0].T) / math.sqrt(h.shape[-1])
+        ptr = ptr.masked_fill(~state.pointer_mask, float("-inf"))
         return torch.cat([kw, ptr], dim=-1)
 
     def forward(self, batch: Batch) -> torch.Tensor:
