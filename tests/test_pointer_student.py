@@ -25,7 +25,7 @@ from sqldistill.db import connect  # noqa: E402
 from sqldistill.infer.seq2seq import PointerGenerator, beam_search  # noqa: E402
 from sqldistill.models.seq2seq import BASE_DIR, save_pointer_dir  # noqa: E402
 from sqldistill.models.seq2seq.features import SchemaFeatures, TextEncoder  # noqa: E402
-from sqldistill.models.seq2seq.language import EOS, KW, Grammar, Items, to_tokens  # noqa: E402
+from sqldistill.models.seq2seq.language import EOS, KW, NUM_KEYWORDS, Grammar, Items, to_tokens  # noqa: E402
 from sqldistill.models.seq2seq.network import Batch, PointerConfig, PointerSeq2Seq  # noqa: E402
 from sqldistill.models.seq2seq.values import find_values, value_index  # noqa: E402
 from sqldistill.train.pointer import encode_pairs, fit  # noqa: E402
@@ -263,3 +263,57 @@ def test_step_by_step_decoding_equals_decoding_the_whole_prefix(singer_values: t
                 assert torch.allclose(logits[i], full, atol=1e-4), (t, i)
             parents = [1, 0, 0] if t % 2 == 0 else [2, 2, 1]
             rows = [[*rows[p], gold[(t + i) % len(gold)]] for i, p in enumerate(parents)]
+
+
+def test_a_database_value_is_compared_only_with_a_column_that_holds_it(singer_values: tuple,
+                                                                        tiny_encoder: TextEncoder) -> None:
+    """``Grammar.next`` names the database values that the compared column does not hold; beam search never
+    takes them, yet SQL written that way still parses (a gold query may do it)."""
+    _path, schema, values = singer_values
+    index = value_index(values)
+    found = {v.text: v for v in find_values("Which singers from France sang Imagine in 2008?", index)}
+    assert "singer.citizenship" in found["France"].held_by
+    assert found["2008"].held_by == ()  # a number is not a database match
+    items = Items.from_schema(schema, list(found.values()))
+    grammar = Grammar(items, frozenset(values))
+    france = NUM_KEYWORDS + items.num_schema + list(found).index("France")
+    tokens = to_tokens("SELECT Name FROM singer WHERE Citizenship = 'France'", items)
+    at = tokens.index(france)
+    allowed, misfits = grammar.next(tokens[:at])
+    assert france in allowed and france not in misfits
+    name_first = to_tokens("SELECT Name FROM singer WHERE Name = 'France'", items)
+    allowed, misfits = grammar.next(name_first[:name_first.index(france)])
+    assert france in allowed and france in misfits
+    assert not misfits & {NUM_KEYWORDS + items.num_schema + list(found).index("2008")}
+    assert grammar.parse(name_first) == "SELECT singer.Name FROM singer WHERE singer.Name = 'France'"
+    assert Grammar(items).next(name_first[:name_first.index(france)])[1] == frozenset()  # no valued columns
+
+    # a briefly trained model compares values with columns; with the fit off some of its beams compare a
+    # value with a column that does not hold it, with the fit on none does
+    features = SchemaFeatures.build(schema, tiny_encoder)
+    examples, _ = encode_pairs(PAIRS, features, index, tiny_encoder)
+    torch.manual_seed(4)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
+    fit(model, examples, epochs=10, lr=3e-3, batch_size=6, seed=0)
+    gen = PointerGenerator(model.eval(), tiny_encoder, schema, values)
+    questions = ["Which singers are from France?", "Songs of singers from United States", "Singers of Germany",
+                 "Name of singers from France", "Citizenship of Alice Walton"]
+
+    def misfits(on: bool) -> tuple[int, int]:
+        gen.valued = frozenset(values) if on else frozenset()
+        compared = wrong = 0
+        for question in questions:
+            holders = {v.text: set(v.held_by) for v in find_values(question, index) if v.held_by}
+            for cand in gen.generate([question], 8, "beam")[0]:
+                for cmp in sqlglot.parse_one(cand.sql, read="sqlite").find_all(exp.EQ, exp.NEQ):
+                    if isinstance(cmp.this, exp.Column) and isinstance(cmp.expression, exp.Literal) \
+                            and cmp.expression.is_string and cmp.expression.this in holders:
+                        compared += 1
+                        column = f"{cmp.this.table}.{cmp.this.name}".lower()
+                        wrong += column in values and column not in holders[cmp.expression.this]
+        return compared, wrong
+
+    compared_off, wrong_off = misfits(False)
+    compared_on, wrong_on = misfits(True)
+    assert wrong_off > 0, compared_off
+    assert compared_on > 0 and wrong_on == 0

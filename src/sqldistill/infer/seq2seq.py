@@ -48,6 +48,7 @@ class PointerGenerator:
         self.schema = schema
         self.values = values
         self.index: ValueIndex = value_index(values)
+        self.valued = frozenset(values)  # the columns whose values the question's values are looked up in
         self.device = device
         self.num_parameters: int = sum(p.numel() for p in model.parameters())
         self.features = SchemaFeatures.build(schema, encoder)
@@ -110,7 +111,8 @@ class PointerGenerator:
                 torch.set_num_threads(self.threads)
             try:
                 for question in questions:
-                    found = beam_search(self.model, self.example(question), width, max_new_tokens, self.device)
+                    found = beam_search(self.model, self.example(question), width, max_new_tokens, self.device,
+                                        valued=self.valued)
                     cands = [Candidate(sql, score if with_scores else None) for sql, score in found][:max(1, n)]
                     out.append(cands or [Candidate("", None)])
             finally:
@@ -119,14 +121,16 @@ class PointerGenerator:
 
 
 def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: int = DEFAULT_MAX_NEW_TOKENS,
-                device: str = "cpu") -> list[tuple[str, float]]:
+                device: str = "cpu", valued: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
     """Up to ``width`` distinct SQL strings with their summed log-probabilities, best first; ``width`` 1 is
-    greedy decoding. Every step is masked by the grammar."""
+    greedy decoding. Every step is masked by the grammar; a database value compared with a column of
+    ``valued`` that does not hold it (``Grammar.next``'s misfits) is not taken, and the probability the model
+    gave it is not spread over the other tokens."""
     import torch
 
     from sqldistill.models.seq2seq.network import Batch
 
-    grammar = Grammar(example.items)
+    grammar = Grammar(example.items, valued)
     batch = Batch([example], device)
     memory, pad, pointers = model.encode(batch)
     state = model.start_steps(memory, pad, pointers, batch.pointer_mask)
@@ -137,7 +141,8 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
     for _ in range(max_len):
         if not alive:
             break
-        allowed = [grammar.allowed(toks) for toks, _, _ in alive]
+        nexts = [grammar.next(toks) for toks, _, _ in alive]
+        allowed = [ok for ok, _ in nexts]
         logits = model.step([toks[-1] if toks else BOS for toks, _, _ in alive], state,
                             None if first else [parent for _, _, parent in alive])
         first = False
@@ -146,6 +151,9 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
             if ok:
                 mask[row, [t for t in ok if t < logits.shape[-1]]] = 0.0
         logp = torch.log_softmax(logits + mask, dim=-1)
+        for row, (_, misfits) in enumerate(nexts):
+            if misfits:
+                logp[row, [t for t in misfits if t < logits.shape[-1]]] = float("-inf")
         grown: list[tuple[list[int], float, int]] = []
         for row, (toks, score, _) in enumerate(alive):
             if not allowed[row]:

@@ -9,7 +9,9 @@ so a name is never spelled and a value is copied in the database's own spelling.
 One grammar does three jobs. ``Grammar.parse(tokens)`` renders a complete token list as SQL; on a prefix it
 raises ``NeedMore`` with the set of tokens that may come next, which is what constrained decoding masks with:
 every sequence it lets through renders to SQL that parses and names only the schema's items, columns only of
-tables in the query's FROM. ``to_tokens`` goes the other way, from SQL (through sqlglot) to tokens, for
+tables in the query's FROM. ``Grammar.next`` also names the allowed tokens that decoding should not take: a
+database value compared (``=``, ``!=``) with a column whose values were looked up but that does not hold it.
+``to_tokens`` goes the other way, from SQL (through sqlglot) to tokens, for
 training; SQL outside the language raises ``Unsupported``.
 """
 
@@ -50,9 +52,10 @@ _SQL_OP = {"LIKE": "LIKE", "NOT_LIKE": "NOT LIKE", "IN": "IN", "NOT_IN": "NOT IN
 class NeedMore(Exception):
     """The tokens end where more must come; ``allowed`` are the tokens that may come next."""
 
-    def __init__(self, allowed: frozenset[int]) -> None:
+    def __init__(self, allowed: frozenset[int], misfits: frozenset[int] = frozenset()) -> None:
         super().__init__("prefix")
         self.allowed = allowed
+        self.misfits = misfits  # allowed, but database values that the column compared with does not hold
 
 
 class Invalid(Exception):
@@ -77,6 +80,7 @@ class Value:
     start: int
     end: int
     column: str = ""  # "table.column" (lower case) for database matches
+    held_by: tuple[str, ...] = ()  # every column holding the text ("table.column", lower case), for matches
 
     @property
     def sql(self) -> str:
@@ -143,8 +147,13 @@ class Grammar:
     """The pointer language over one ``Items`` (see the module docstring). Token ids: keywords first
     (``KEYWORDS``), then ``NUM_KEYWORDS + i`` for item ``i`` (values follow the schema items)."""
 
-    def __init__(self, items: Items) -> None:
+    def __init__(self, items: Items, valued: frozenset[str] = frozenset()) -> None:
+        """``valued``: the columns ("table.column", lower case) whose text values the value candidates were
+        looked up in; a database value compared with one of them by ``=`` or ``!=`` must be one it holds
+        (``next``)."""
         self.items = items
+        self.valued = valued
+        self._plain: int | None = None  # the last operand read, when it is a bare column
         k = NUM_KEYWORDS
         self.tables = frozenset(k + i for i in items.table_items())
         self.star = k
@@ -168,13 +177,30 @@ class Grammar:
 
     def allowed(self, prefix: list[int]) -> frozenset[int]:
         """Tokens that may follow ``prefix`` (empty when the prefix is already complete or invalid)."""
+        return self.next(prefix)[0]
+
+    def next(self, prefix: list[int]) -> tuple[frozenset[int], frozenset[int]]:
+        """(tokens that may follow ``prefix``, those of them that decoding should not take): the second set
+        holds the database values (found in the database, not numbers or quoted text) that the column they
+        would be compared with (``=``, ``!=``) does not hold, when that column is one of ``valued``. Such a
+        query parses and runs, but finds nothing by that value; SQL written that way still parses (``parse``)."""
         try:
             self.parse(prefix)
         except NeedMore as more:
-            return more.allowed
+            return more.allowed, more.misfits
         except Invalid:
+            return frozenset(), frozenset()
+        return frozenset(), frozenset()
+
+    def _misfits(self, column: int | None) -> frozenset[int]:
+        if column is None or not self.valued:
             return frozenset()
-        return frozenset()
+        table, name = self.items.schema_names[column - NUM_KEYWORDS]
+        key = f"{table.lower()}.{name.lower()}"
+        if key not in self.valued:
+            return frozenset()
+        base = NUM_KEYWORDS + self.items.num_schema
+        return frozenset(base + j for j, v in enumerate(self.items.values) if v.held_by and key not in v.held_by)
 
     def _peek(self, allowed: frozenset[int]) -> int:
         if self._pos >= len(self._toks):
@@ -313,13 +339,16 @@ class Grammar:
         tok = self._peek(follow | ARITH)
         if tok in ARITH:
             self._take(ARITH)
-            return f"{left} {KEYWORDS[tok]} {self._operand(cols, False, aggregates)}"
+            right = self._operand(cols, False, aggregates)
+            self._plain = None
+            return f"{left} {KEYWORDS[tok]} {right}"
         return left
 
     def _operand(self, cols: frozenset[int], bare_star: bool, aggregates: bool = True) -> str:
         """A column or an aggregate of one; ``*`` stands alone only where ``bare_star`` and in COUNT(*)."""
         named = cols - {self.star}
         tok = self._take((AGGS if aggregates else frozenset()) | named | ({self.star} if bare_star else set()))
+        self._plain = tok if tok in named else None
         if tok in AGGS:
             self._take(frozenset({KW["("]}))
             distinct = ""
@@ -349,6 +378,7 @@ class Grammar:
         if not self.values:
             ops = ops - {KW["LIKE"], KW["NOT_LIKE"]}
         left = self._val_unit(cols, ops, aggregates=aggregates)
+        column = self._plain
         op = self._take(ops)
         name = KEYWORDS[op]
         sub = frozenset({KW["("]}) if nested else frozenset()
@@ -366,7 +396,10 @@ class Grammar:
             text = value.text if value else ""
             pattern = text if "%" in text else f"%{text}%"
             return f"{left} {_SQL_OP[name]} '" + pattern.replace("'", "''") + "'"
-        tok = self._take(self.literals | (cols - {self.star}) | sub)
+        try:
+            tok = self._take(self.literals | (cols - {self.star}) | sub)
+        except NeedMore as more:
+            raise NeedMore(more.allowed, self._misfits(column) if name in ("=", "!=") else frozenset()) from None
         if tok == KW["("]:
             return f"{left} {name} ({self._query(depth + 1, _CLOSE, consume=True, single=True)})"
         if tok in self.literals:

@@ -10,6 +10,7 @@ model sees as features (a one-letter cell such as ``A`` matches many questions; 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqldistill.models.seq2seq.language import Value
@@ -81,5 +82,7 @@ def find_values(question: str, index: ValueIndex, limit: int = MAX_CANDIDATES) -
         if key in seen:
             continue
         seen.add(key)
+        if v.column:  # a database match: every column that holds the text, for constrained decoding
+            v = replace(v, held_by=tuple(sorted({column for column, _ in index.get(key.strip(), [])})))
         out.append(v)
     return out[:limit]
