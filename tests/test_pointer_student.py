@@ -317,3 +317,31 @@ def test_a_database_value_is_compared_only_with_a_column_that_holds_it(singer_va
     compared_on, wrong_on = misfits(True)
     assert wrong_off > 0, compared_off
     assert compared_on > 0 and wrong_on == 0
+
+
+def test_decoding_does_not_name_a_select_item_twice(singer_values: tuple) -> None:
+    """With ``repeats`` off, a SELECT list item already listed (a column, an aggregate of one, COUNT(*)) and a
+    GROUP BY column already grouped are misfits where they would come again; with it on, they are not."""
+    _path, schema, _values = singer_values
+    items = Items.from_schema(schema)
+    strict, loose = Grammar(items, repeats=False), Grammar(items)
+    name = items.column_index()[("singer", "name")] + NUM_KEYWORDS
+    country = items.column_index()[("singer", "citizenship")] + NUM_KEYWORDS
+    star = NUM_KEYWORDS  # item 0 is *
+    cases = [("SELECT Name, Name FROM singer", name),
+             ("SELECT count(*), count(*) FROM singer", star),
+             ("SELECT max(Name), max(Name) FROM singer", name),
+             ("SELECT Citizenship FROM singer GROUP BY Citizenship, Citizenship", country)]
+    for sql, repeated in cases:
+        tokens = to_tokens(sql, items)
+        at = len(tokens) - 1 - tokens[::-1].index(repeated)  # where it comes again
+        allowed, misfits = strict.next(tokens[:at])
+        assert repeated in allowed and repeated in misfits, sql
+        assert loose.next(tokens[:at])[1] == frozenset(), sql
+        assert strict.parse(tokens) == loose.parse(tokens)  # such SQL still parses
+    # a different item, or the same column under another aggregate, is no repeat
+    tokens = to_tokens("SELECT Name, max(Name), min(Name) FROM singer", items)
+    for at in [i for i, t in enumerate(tokens) if t == name][1:]:
+        assert name not in strict.next(tokens[:at])[1]
+    tokens = to_tokens("SELECT Name, Citizenship FROM singer", items)
+    assert strict.next(tokens[:tokens.index(country)])[1] == {name}  # only the listed one

@@ -147,13 +147,16 @@ class Grammar:
     """The pointer language over one ``Items`` (see the module docstring). Token ids: keywords first
     (``KEYWORDS``), then ``NUM_KEYWORDS + i`` for item ``i`` (values follow the schema items)."""
 
-    def __init__(self, items: Items, valued: frozenset[str] = frozenset()) -> None:
+    def __init__(self, items: Items, valued: frozenset[str] = frozenset(), repeats: bool = True) -> None:
         """``valued``: the columns ("table.column", lower case) whose text values the value candidates were
-        looked up in; a database value compared with one of them by ``=`` or ``!=`` must be one it holds
-        (``next``)."""
+        looked up in; a database value compared with one of them by ``=`` or ``!=`` must be one it holds.
+        ``repeats`` False: a SELECT list does not name the same thing twice, nor a GROUP BY the same column
+        (both only as ``next``'s misfits)."""
         self.items = items
         self.valued = valued
+        self.repeats = repeats
         self._plain: int | None = None  # the last operand read, when it is a bare column
+        self._listed: list[str] | None = None  # the items of the SELECT list being read
         k = NUM_KEYWORDS
         self.tables = frozenset(k + i for i in items.table_items())
         self.star = k
@@ -171,6 +174,7 @@ class Grammar:
     def parse(self, tokens: list[int]) -> str:
         """The SQL of a complete token list (ending with EOS); ``NeedMore`` on a prefix, ``Invalid`` if wrong."""
         self._toks, self._pos = tokens, 0
+        self._listed = None
         sql = self._query(0, frozenset({EOS}), consume=False)
         self._take(frozenset({EOS}))
         return sql
@@ -214,6 +218,26 @@ class Grammar:
         tok = self._peek(allowed)
         self._pos += 1
         return tok
+
+    def _take_fit_peek(self, allowed: frozenset[int], misfits: frozenset[int]) -> int:
+        """``_peek``, naming ``misfits`` when the prefix ends here."""
+        try:
+            return self._peek(allowed)
+        except NeedMore as more:
+            raise NeedMore(more.allowed, misfits & more.allowed) from None
+
+    def _take_fit(self, allowed: frozenset[int], misfits: frozenset[int]) -> int:
+        """``_take``, naming ``misfits`` when the prefix ends here."""
+        try:
+            return self._take(allowed)
+        except NeedMore as more:
+            raise NeedMore(more.allowed, misfits & more.allowed) from None
+
+    def _repeated(self, candidates: frozenset[int], render: str = "{}") -> frozenset[int]:
+        """The ``candidates`` whose rendering (a name put into ``render``) the SELECT list already holds."""
+        if self.repeats or not self._listed:
+            return frozenset()
+        return frozenset(c for c in candidates if render.format(self._name(c)) in self._listed)
 
     # -- rendering -------------------------------------------------------------------------------------------
     def _name(self, tok: int) -> str:
@@ -279,11 +303,13 @@ class Grammar:
             follow = after(0) if not width or len(select) == width else frozenset()
             return follow | ({KW[","]} if not width or len(select) < width else frozenset())
 
+        outer, self._listed = self._listed, select
         select.append(self._val_unit(cols, more() if width != 1 else after(0), bare_star=not width))
         while self._peek(more()) == KW[","]:
             self._take(frozenset({KW[","]}))
             select.append(self._val_unit(cols, more() if width != len(select) + 1 else after(0),
                                          bare_star=not width))
+        self._listed = outer
         sql = f"SELECT {distinct}{', '.join(select)} FROM {self._from_clause(tables)}"
         tok = self._peek(after(0))
         if tok == KW["WHERE"]:
@@ -296,7 +322,9 @@ class Grammar:
             group = [self._name(self._take(cols - {self.star}))]
             while self._peek(after(2) | {KW[","]}) == KW[","]:
                 self._take(frozenset({KW[","]}))
-                group.append(self._name(self._take(cols - {self.star})))
+                again = frozenset() if self.repeats else frozenset(
+                    c for c in cols - {self.star} if self._name(c) in group)
+                group.append(self._name(self._take_fit(cols - {self.star}, again)))
             sql += " GROUP BY " + ", ".join(group)
             tok = self._peek(after(2))
             if tok == KW["HAVING"]:
@@ -339,25 +367,29 @@ class Grammar:
         tok = self._peek(follow | ARITH)
         if tok in ARITH:
             self._take(ARITH)
+            listed, self._listed = self._listed, None  # "a, b + a" repeats nothing
             right = self._operand(cols, False, aggregates)
-            self._plain = None
+            self._listed, self._plain = listed, None
             return f"{left} {KEYWORDS[tok]} {right}"
         return left
 
     def _operand(self, cols: frozenset[int], bare_star: bool, aggregates: bool = True) -> str:
         """A column or an aggregate of one; ``*`` stands alone only where ``bare_star`` and in COUNT(*)."""
         named = cols - {self.star}
-        tok = self._take((AGGS if aggregates else frozenset()) | named | ({self.star} if bare_star else set()))
+        first = (AGGS if aggregates else frozenset()) | named | ({self.star} if bare_star else set())
+        tok = self._take_fit(first, self._repeated(first - AGGS))
         self._plain = tok if tok in named else None
         if tok in AGGS:
             self._take(frozenset({KW["("]}))
             distinct = ""
             inner_ok = cols if tok == KW["COUNT"] else named
-            if self._peek(inner_ok | {KW["DISTINCT"]}) == KW["DISTINCT"]:
+            agg = KEYWORDS[tok] + "({})"
+            if self._take_fit_peek(inner_ok | {KW["DISTINCT"]}, self._repeated(inner_ok, agg)) == KW["DISTINCT"]:
                 self._take(frozenset({KW["DISTINCT"]}))
                 distinct = "DISTINCT "
                 inner_ok = named
-            inner = self._name(self._take(inner_ok))
+            inner = self._name(self._take_fit(inner_ok, self._repeated(inner_ok, KEYWORDS[tok] + "(" + distinct
+                                                                       + "{})")))
             self._take(frozenset({KW[")"]}))
             return f"{KEYWORDS[tok]}({distinct}{inner})"
         return self._name(tok)

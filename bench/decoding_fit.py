@@ -1,14 +1,16 @@
-"""Does constrained decoding gain from refusing database values that the compared column does not hold?
+"""Does constrained decoding gain from the grammar's fits: values held by the column, no repeated items?
 
 For each run directory of ``bench/open_dev.py`` (``OUT/<db_id>`` with ``questions.json`` and
-``run/<model>/model``), the trained pointer model answers every human question twice with the current code,
-greedy and execution-guided as ``eval`` does: once with the value fit off (``PointerGenerator.valued``
-emptied: any database value may be compared with any column) and once with it on (the default: a value found
-in the database, compared by ``=`` or ``!=`` with a column whose values were looked up, must be held by that
-column; ``language.Grammar.next``). Prints EX (official semantics) and p50 latency per database and overall
-(question-weighted). The models are not retrained, so this isolates decoding. Run it on tune databases only.
+``run/<model>/model``), the trained pointer model answers every human question with the current code, greedy
+and execution-guided as ``eval`` does, three times (``language.Grammar.next``'s misfits, cumulative):
+``none`` (any database value may be compared with any column, a SELECT list may name one thing twice),
+``values`` (a value found in the database, compared by ``=`` or ``!=`` with a column whose values were looked
+up, must be one that column holds) and ``+repeats`` (also no item named twice in a SELECT list or GROUP BY: the
+default). Prints EX (official semantics) and p50 latency per database and overall (question-weighted; the
+latencies are the median of the databases' p50). The models are not retrained, so this isolates decoding. Run
+it on tune databases only.
 
-    python bench/value_fit.py RUN_DIR [RUN_DIR ...] [--model student]
+    python bench/decoding_fit.py RUN_DIR [RUN_DIR ...] [--model student]
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def main() -> int:
     from sqldistill.infer.seq2seq import PointerGenerator
 
     modes = [("greedy", False), ("guided", True)]
-    variants = ("off", "on")
-    fmt = "{:<28} {:>5}" + " {:>12}" * (len(modes) * len(variants))
+    variants = ("none", "values", "+repeats")
+    fmt = "{:<26} {:>4}" + " {:>15}" * (len(modes) * len(variants))
     print(fmt.format("database", "n", *(f"{m} {v}" for m, _ in modes for v in variants)))
     totals: dict[str, float] = {}
     lat: dict[str, list[float]] = {}
@@ -64,13 +66,14 @@ def main() -> int:
         database = yaml.safe_load((run / "sqldistill.yaml").read_text())["database"]
         db_id = Path(str(database)).stem
         questions = read_questions(run / "questions.json", db_id)
-        valued = predictor.generator.valued
+        gen = predictor.generator
+        valued = gen.valued
         cells = []
         with connect(str(database)) as db, tempfile.TemporaryDirectory() as tmp:
             for mode, guided in modes:
                 for variant in variants:
-                    predictor.generator.valued = valued if variant == "on" else frozenset()
-                    predictor.generator._examples.clear()
+                    gen.valued = frozenset() if variant == "none" else valued
+                    gen.repeats = variant != "+repeats"
                     preds, p50 = answer(predictor, db, questions, guided)
                     scores = score_predictions(db, questions, preds, Path(tmp) / f"{mode}.{variant}.jsonl")
                     ex = scores["ex"]["all"] or 0.0
