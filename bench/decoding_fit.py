@@ -5,8 +5,8 @@ For each run directory of ``bench/open_dev.py`` (``OUT/<db_id>`` with ``question
 and execution-guided as ``eval`` does, three times (``language.Grammar.next``'s misfits, cumulative):
 ``none`` (any database value may be compared with any column, a SELECT list may name one thing twice),
 ``values`` (a value found in the database, compared by ``=`` or ``!=`` with a column whose values were looked
-up, must be one that column holds) and ``+repeats`` (also no item named twice in a SELECT list or GROUP BY: the
-default). Prints EX (official semantics) and p50 latency per database and overall (question-weighted; the
+up, must be one that column holds), ``+repeats`` (also no item named twice in a SELECT list or GROUP BY) and
+``+joins`` (also no table in FROM without a foreign key to the tables before it: the default). Prints EX (official semantics) and p50 latency per database and overall (question-weighted; the
 latencies are the median of the databases' p50). The models are not retrained, so this isolates decoding. Run
 it on tune databases only.
 
@@ -48,7 +48,7 @@ def main() -> int:
     from sqldistill.infer.seq2seq import PointerGenerator
 
     modes = [("greedy", False), ("guided", True)]
-    variants = ("none", "values", "+repeats")
+    variants = ("none", "values", "+repeats", "+joins")
     fmt = "{:<26} {:>4}" + " {:>15}" * (len(modes) * len(variants))
     print(fmt.format("database", "n", *(f"{m} {v}" for m, _ in modes for v in variants)))
     totals: dict[str, float] = {}
@@ -73,7 +73,8 @@ def main() -> int:
             for mode, guided in modes:
                 for variant in variants:
                     gen.valued = frozenset() if variant == "none" else valued
-                    gen.repeats = variant != "+repeats"
+                    gen.repeats = variant not in ("+repeats", "+joins")
+                    gen.cross = variant != "+joins"
                     preds, p50 = answer(predictor, db, questions, guided)
                     scores = score_predictions(db, questions, preds, Path(tmp) / f"{mode}.{variant}.jsonl")
                     ex = scores["ex"]["all"] or 0.0

@@ -345,3 +345,21 @@ def test_decoding_does_not_name_a_select_item_twice(singer_values: tuple) -> Non
         assert name not in strict.next(tokens[:at])[1]
     tokens = to_tokens("SELECT Name, Citizenship FROM singer", items)
     assert strict.next(tokens[:tokens.index(country)])[1] == {name}  # only the listed one
+
+
+def test_decoding_joins_a_table_only_through_a_foreign_key(spider_dir: Path) -> None:
+    """allergy_1: Has_Allergy references Student and Allergy_Type, which share no key. With ``cross`` off,
+    Allergy_Type right after Student is a misfit (it would be a cross join); after Has_Allergy it is not."""
+    from sqldistill.db import reflect
+
+    with connect(str(spider_dir / "database" / "allergy_1" / "allergy_1.sqlite")) as db:
+        schema = reflect(db)
+    items = Items.from_schema(schema)
+    tables = items.table_index()
+    student, has, kind = (NUM_KEYWORDS + tables[t] for t in ("student", "has_allergy", "allergy_type"))
+    strict, loose = Grammar(items, cross=False), Grammar(items)
+    prefix = [KW["FROM"], student]
+    assert kind in strict.next(prefix)[0] and strict.next(prefix)[1] == {kind}
+    assert loose.next(prefix)[1] == frozenset()
+    assert not strict.next([KW["FROM"], student, has])[1]
+    assert not strict.next([KW["FROM"], has])[1]

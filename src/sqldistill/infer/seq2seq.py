@@ -50,6 +50,7 @@ class PointerGenerator:
         self.index: ValueIndex = value_index(values)
         self.valued = frozenset(values)  # the columns whose values the question's values are looked up in
         self.repeats = False  # may a SELECT list name one thing twice (``language.Grammar``)
+        self.cross = False  # may a table join the FROM without a foreign key to the tables before it
         self.device = device
         self.num_parameters: int = sum(p.numel() for p in model.parameters())
         self.features = SchemaFeatures.build(schema, encoder)
@@ -113,7 +114,7 @@ class PointerGenerator:
             try:
                 for question in questions:
                     found = beam_search(self.model, self.example(question), width, max_new_tokens, self.device,
-                                        valued=self.valued, repeats=self.repeats)
+                                        valued=self.valued, repeats=self.repeats, cross=self.cross)
                     cands = [Candidate(sql, score if with_scores else None) for sql, score in found][:max(1, n)]
                     out.append(cands or [Candidate("", None)])
             finally:
@@ -123,17 +124,17 @@ class PointerGenerator:
 
 def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: int = DEFAULT_MAX_NEW_TOKENS,
                 device: str = "cpu", valued: frozenset[str] = frozenset(),
-                repeats: bool = False) -> list[tuple[str, float]]:
+                repeats: bool = False, cross: bool = False) -> list[tuple[str, float]]:
     """Up to ``width`` distinct SQL strings with their summed log-probabilities, best first; ``width`` 1 is
     greedy decoding. Every step is masked by the grammar; a database value compared with a column of
-    ``valued`` that does not hold it, and (unless ``repeats``) an item a SELECT list or GROUP BY already names
-    (``Grammar.next``'s misfits) are not taken, and the probability the model gave them is not spread over the
+    ``valued`` that does not hold it, (unless ``repeats``) an item a SELECT list or GROUP BY already names and
+    (unless ``cross``) a table with no foreign key to the tables before it (``Grammar.next``'s misfits) are not taken, and the probability the model gave them is not spread over the
     other tokens."""
     import torch
 
     from sqldistill.models.seq2seq.network import Batch
 
-    grammar = Grammar(example.items, valued, repeats)
+    grammar = Grammar(example.items, valued, repeats, cross)
     batch = Batch([example], device)
     memory, pad, pointers = model.encode(batch)
     state = model.start_steps(memory, pad, pointers, batch.pointer_mask)

@@ -147,14 +147,17 @@ class Grammar:
     """The pointer language over one ``Items`` (see the module docstring). Token ids: keywords first
     (``KEYWORDS``), then ``NUM_KEYWORDS + i`` for item ``i`` (values follow the schema items)."""
 
-    def __init__(self, items: Items, valued: frozenset[str] = frozenset(), repeats: bool = True) -> None:
+    def __init__(self, items: Items, valued: frozenset[str] = frozenset(), repeats: bool = True,
+                 cross: bool = True) -> None:
         """``valued``: the columns ("table.column", lower case) whose text values the value candidates were
         looked up in; a database value compared with one of them by ``=`` or ``!=`` must be one it holds.
         ``repeats`` False: a SELECT list does not name the same thing twice, nor a GROUP BY the same column
-        (both only as ``next``'s misfits)."""
+        (both only as ``next``'s misfits). ``cross`` False: a table joins the FROM only through a foreign key to
+        a table already there (when the schema has foreign keys; otherwise a misfit)."""
         self.items = items
         self.valued = valued
         self.repeats = repeats
+        self.cross = cross or not items.joins
         self._plain: int | None = None  # the last operand read, when it is a bare column
         self._listed: list[str] | None = None  # the items of the SELECT list being read
         k = NUM_KEYWORDS
@@ -278,7 +281,10 @@ class Grammar:
         self._take(frozenset({KW["FROM"]}))
         tables = [self._take(self.tables)]
         while True:
-            tok = self._peek((self.tables - set(tables)) | {KW["SELECT"]})
+            others = self.tables - set(tables)
+            apart = frozenset() if self.cross else frozenset(
+                t for t in others if not any((p - NUM_KEYWORDS, t - NUM_KEYWORDS) in self.items.joins for p in tables))
+            tok = self._take_fit_peek(others | {KW["SELECT"]}, apart)
             if tok == KW["SELECT"]:
                 break
             tables.append(self._take(self.tables))
