@@ -28,7 +28,7 @@ def tiny_config(tmp_path: Path, **overrides: object) -> Path:
     data = yaml.safe_load(preset_text("default", str(EXAMPLE_DB), str(tmp_path / "run"), str(EXAMPLE_QUESTIONS)))
     data["synth"]["n"] = 120
     data["teacher_model"].update(model="1m", epochs=1, max_steps=6, batch_size=16, memory="auto")
-    data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16, memory="auto")
+    data["student"].update(model="1m", epochs=1, max_steps=6, batch_size=16, memory="auto", rounds=1)
     data["eval"].update(execution_guided=False, num_candidates=1)
     for key, value in overrides.items():
         section, _, name = key.partition(".")
@@ -101,6 +101,7 @@ def _datasets(run: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # four distills and four kills: a guard against a hang, not a speed target
 def test_distill_runs_end_to_end_and_resumes_after_kill_9(tmp_path: Path) -> None:
     db_before = sha256_of(EXAMPLE_DB)
     ref_dir, killed_dir = tmp_path / "ref", tmp_path / "killed"
