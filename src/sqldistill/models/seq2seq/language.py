@@ -18,7 +18,9 @@ training; SQL outside the language raises ``Unsupported``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -222,19 +224,31 @@ class Grammar:
         self._pos += 1
         return tok
 
-    def _take_fit_peek(self, allowed: frozenset[int], misfits: frozenset[int]) -> int:
-        """``_peek``, naming ``misfits`` when the prefix ends here."""
+    def _take_fit_peek(self, allowed: frozenset[int], misfits: Callable[[], frozenset[int]]) -> int:
+        """``_peek``, naming ``misfits()`` when the prefix ends here (only then are they worked out: every
+        decoding step parses the whole prefix again)."""
         try:
             return self._peek(allowed)
         except NeedMore as more:
-            raise NeedMore(more.allowed, misfits & more.allowed) from None
+            raise NeedMore(more.allowed, misfits() & more.allowed) from None
 
-    def _take_fit(self, allowed: frozenset[int], misfits: frozenset[int]) -> int:
-        """``_take``, naming ``misfits`` when the prefix ends here."""
-        try:
-            return self._take(allowed)
-        except NeedMore as more:
-            raise NeedMore(more.allowed, misfits & more.allowed) from None
+    def _take_fit(self, allowed: frozenset[int], misfits: Callable[[], frozenset[int]]) -> int:
+        """``_take``, naming ``misfits()`` when the prefix ends here."""
+        tok = self._take_fit_peek(allowed, misfits)
+        self._pos += 1
+        return tok
+
+    def _apart(self, tables: tuple[int, ...], others: frozenset[int]) -> frozenset[int]:
+        """The ``others`` with no foreign key to any of ``tables`` (none when cross joins are allowed)."""
+        if self.cross:
+            return frozenset()
+        joins = self.items.joins
+        return frozenset(t for t in others
+                         if not any((p - NUM_KEYWORDS, t - NUM_KEYWORDS) in joins for p in tables))
+
+    def _regrouped(self, columns: frozenset[int], group: tuple[str, ...]) -> frozenset[int]:
+        """The ``columns`` a GROUP BY already names (none when repeats are allowed)."""
+        return frozenset() if self.repeats else frozenset(c for c in columns if self._name(c) in group)
 
     def _repeated(self, candidates: frozenset[int], render: str = "{}") -> frozenset[int]:
         """The ``candidates`` whose rendering (a name put into ``render``) the SELECT list already holds."""
@@ -282,9 +296,7 @@ class Grammar:
         tables = [self._take(self.tables)]
         while True:
             others = self.tables - set(tables)
-            apart = frozenset() if self.cross else frozenset(
-                t for t in others if not any((p - NUM_KEYWORDS, t - NUM_KEYWORDS) in self.items.joins for p in tables))
-            tok = self._take_fit_peek(others | {KW["SELECT"]}, apart)
+            tok = self._take_fit_peek(others | {KW["SELECT"]}, partial(self._apart, tuple(tables), others))
             if tok == KW["SELECT"]:
                 break
             tables.append(self._take(self.tables))
@@ -328,9 +340,8 @@ class Grammar:
             group = [self._name(self._take(cols - {self.star}))]
             while self._peek(after(2) | {KW[","]}) == KW[","]:
                 self._take(frozenset({KW[","]}))
-                again = frozenset() if self.repeats else frozenset(
-                    c for c in cols - {self.star} if self._name(c) in group)
-                group.append(self._name(self._take_fit(cols - {self.star}, again)))
+                named = cols - {self.star}
+                group.append(self._name(self._take_fit(named, partial(self._regrouped, named, tuple(group)))))
             sql += " GROUP BY " + ", ".join(group)
             tok = self._peek(after(2))
             if tok == KW["HAVING"]:
@@ -383,19 +394,19 @@ class Grammar:
         """A column or an aggregate of one; ``*`` stands alone only where ``bare_star`` and in COUNT(*)."""
         named = cols - {self.star}
         first = (AGGS if aggregates else frozenset()) | named | ({self.star} if bare_star else set())
-        tok = self._take_fit(first, self._repeated(first - AGGS))
+        tok = self._take_fit(first, lambda: self._repeated(first - AGGS))
         self._plain = tok if tok in named else None
         if tok in AGGS:
             self._take(frozenset({KW["("]}))
             distinct = ""
             inner_ok = cols if tok == KW["COUNT"] else named
             agg = KEYWORDS[tok] + "({})"
-            if self._take_fit_peek(inner_ok | {KW["DISTINCT"]}, self._repeated(inner_ok, agg)) == KW["DISTINCT"]:
+            if self._take_fit_peek(inner_ok | {KW["DISTINCT"]}, lambda: self._repeated(inner_ok, agg)) == KW["DISTINCT"]:
                 self._take(frozenset({KW["DISTINCT"]}))
                 distinct = "DISTINCT "
                 inner_ok = named
-            inner = self._name(self._take_fit(inner_ok, self._repeated(inner_ok, KEYWORDS[tok] + "(" + distinct
-                                                                       + "{})")))
+            again = KEYWORDS[tok] + "(" + distinct + "{})"
+            inner = self._name(self._take_fit(inner_ok, lambda: self._repeated(inner_ok, again)))
             self._take(frozenset({KW[")"]}))
             return f"{KEYWORDS[tok]}({distinct}{inner})"
         return self._name(tok)
