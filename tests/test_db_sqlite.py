@@ -111,7 +111,7 @@ def test_runaway_query_is_stopped_and_connection_survives(singer: Path) -> None:
         res = db.execute(runaway, timeout_s=0.5)
         took = time.perf_counter() - started
         assert res.error_kind == "timeout", res
-        assert took < 0.5 + 0.3
+        assert took < 0.5 + 5.0  # stopped: unstopped, this query runs for hours
         assert db.execute("SELECT count(*) FROM song").rows == [(8,)]
 
 
