@@ -9,10 +9,11 @@ so a name is never spelled and a value is copied in the database's own spelling.
 One grammar does three jobs. ``Grammar.parse(tokens)`` renders a complete token list as SQL; on a prefix it
 raises ``NeedMore`` with the set of tokens that may come next, which is what constrained decoding masks with:
 every sequence it lets through renders to SQL that parses and names only the schema's items, columns only of
-tables in the query's FROM. ``Grammar.next`` also names the allowed tokens that decoding should not take: a
-database value compared (``=``, ``!=``) with a column whose values were looked up but that does not hold it.
-``to_tokens`` goes the other way, from SQL (through sqlglot) to tokens, for
-training; SQL outside the language raises ``Unsupported``.
+tables in the query's FROM. ``Grammar.next`` also names the allowed tokens that decoding should not take (its
+misfits): a database value compared (``=``, ``!=``) with a column whose values were looked up but that does not
+hold it, an item a SELECT list or GROUP BY already names, a table with no foreign key to the tables before it.
+``to_tokens`` goes the other way, from SQL (through sqlglot) to tokens, for training; SQL outside the language
+raises ``Unsupported``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class NeedMore(Exception):
     def __init__(self, allowed: frozenset[int], misfits: frozenset[int] = frozenset()) -> None:
         super().__init__("prefix")
         self.allowed = allowed
-        self.misfits = misfits  # allowed, but database values that the column compared with does not hold
+        self.misfits = misfits  # allowed, but not to be taken by decoding (``Grammar.next``)
 
 
 class Invalid(Exception):
@@ -189,10 +190,12 @@ class Grammar:
         return self.next(prefix)[0]
 
     def next(self, prefix: list[int]) -> tuple[frozenset[int], frozenset[int]]:
-        """(tokens that may follow ``prefix``, those of them that decoding should not take): the second set
-        holds the database values (found in the database, not numbers or quoted text) that the column they
-        would be compared with (``=``, ``!=``) does not hold, when that column is one of ``valued``. Such a
-        query parses and runs, but finds nothing by that value; SQL written that way still parses (``parse``)."""
+        """(tokens that may follow ``prefix``, those of them that decoding should not take). The second set, the
+        misfits: database values (found in the database, not numbers or quoted text) that the column they would
+        be compared with (``=``, ``!=``) does not hold, when that column is one of ``valued``; unless
+        ``repeats``, what the SELECT list or GROUP BY already names; unless ``cross``, tables with no foreign key
+        to the tables already in FROM. Such SQL runs but is almost never what is meant (no train.json gold
+        query repeats an item or cross-joins); it still parses (``parse``), so gold SQL is never refused."""
         try:
             self.parse(prefix)
         except NeedMore as more:
