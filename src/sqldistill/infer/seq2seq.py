@@ -3,7 +3,7 @@
 The question is encoded once (frozen sentence encoder, value candidates found in the database's values,
 fusion with the schema's items); the decoder then writes the pointer language one token at a time (each step
 runs the new token alone, with the keys and values of the earlier ones kept: ``PointerSeq2Seq.step``), each
-step masked by the grammar (``language.Grammar.allowed``), so every finished candidate renders to SQL that parses
+step masked by the grammar (``language.Grammar.next``), so every finished candidate renders to SQL that parses
 and names only the schema's tables and columns. Greedy decoding takes the best allowed token; beam search
 keeps the ``n`` best prefixes by summed log-probability (each step's distribution renormalised over the
 allowed tokens). Scores are those sums.
@@ -126,10 +126,10 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
                 device: str = "cpu", valued: frozenset[str] = frozenset(),
                 repeats: bool = False, cross: bool = False) -> list[tuple[str, float]]:
     """Up to ``width`` distinct SQL strings with their summed log-probabilities, best first; ``width`` 1 is
-    greedy decoding. Every step is masked by the grammar; a database value compared with a column of
-    ``valued`` that does not hold it, (unless ``repeats``) an item a SELECT list or GROUP BY already names and
-    (unless ``cross``) a table with no foreign key to the tables before it (``Grammar.next``'s misfits) are not taken, and the probability the model gave them is not spread over the
-    other tokens."""
+    greedy decoding. Every step is masked by the grammar. Its misfits (``Grammar.next``: a database value
+    compared with a column of ``valued`` that does not hold it; unless ``repeats``, an item a SELECT list or
+    GROUP BY already names; unless ``cross``, a table with no foreign key to the tables before it) are not
+    taken, and the probability the model gave them is not spread over the other tokens."""
     import torch
 
     from sqldistill.models.seq2seq.network import Batch
@@ -141,15 +141,13 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
     # a prefix, its score and the row of the previous step it grew from (its cached keys and values)
     alive: list[tuple[list[int], float, int]] = [([], 0.0, 0)]
     done: list[tuple[list[int], float]] = []
-    first = True
     for _ in range(max_len):
         if not alive:
             break
         nexts = [grammar.next(toks) for toks, _, _ in alive]
         allowed = [ok for ok, _ in nexts]
         logits = model.step([toks[-1] if toks else BOS for toks, _, _ in alive], state,
-                            None if first else [parent for _, _, parent in alive])
-        first = False
+                            [parent for _, _, parent in alive])
         mask = torch.full_like(logits, float("-inf"))
         for row, ok in enumerate(allowed):
             if ok:

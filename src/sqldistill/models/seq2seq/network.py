@@ -215,9 +215,9 @@ class PointerSeq2Seq(nn.Module):
 
     def step(self, tokens: list[int], state: DecodeState, parents: list[int] | None = None) -> torch.Tensor:
         """Logits [k, keywords + pointers] for the next token of ``k`` prefixes, given each one's last token
-        (``tokens``) and which row of the previous step it continues (``parents``; ``None`` on the first
-        step). Equal to ``decode``'s last position over the whole prefixes, at the cost of one position: every
-        layer keeps its self-attention keys and values in ``state``."""
+        (``tokens``) and which row of the previous step it continues (``parents``; ignored on the first step,
+        which has no previous rows). Equal to ``decode``'s last position over the whole prefixes, at the cost
+        of one position: every layer keeps its self-attention keys and values in ``state``."""
         heads = self.config.heads
         if parents is not None and state.self_kv:
             index = torch.tensor(parents, dtype=torch.long, device=state.pointers.device)
