@@ -255,7 +255,7 @@ def test_step_by_step_decoding_equals_decoding_the_whole_prefix(singer_values: t
         state = model.start_steps(memory, pad, pointers, batch.pointer_mask)
         # three rows that grow different tokens; after each step they swap and one is duplicated
         rows: list[list[int]] = [[], [], []]
-        parents: list[int] | None = None
+        parents = [0, 0, 0]  # the first step has no previous rows: ignored
         for t in range(len(gold)):
             logits = model.step([r[-1] if r else 1 for r in rows], state, parents)
             for i, r in enumerate(rows):

@@ -6,7 +6,8 @@ runs the new token alone, with the keys and values of the earlier ones kept: ``P
 step masked by the grammar (``language.Grammar.next``), so every finished candidate renders to SQL that parses
 and names only the schema's tables and columns. Greedy decoding takes the best allowed token; beam search
 keeps the ``n`` best prefixes by summed log-probability (each step's distribution renormalised over the
-allowed tokens). Scores are those sums.
+allowed tokens; the grammar's misfits among them are then set to minus infinity, not renormalised again).
+Scores are those sums.
 
 Constrained decoding uses its own small state machine rather than a grammar library (xgrammar, llguidance,
 outlines, transformers-cfg): those compile a grammar against a fixed tokenizer vocabulary, while here the

@@ -213,13 +213,13 @@ class PointerSeq2Seq(nn.Module):
         return DecodeState(cross=cross, attend=~pad[:, None, None, :], pointers=pointers,
                            pointer_keys=self.pointer_key(pointers), pointer_mask=pointer_mask)
 
-    def step(self, tokens: list[int], state: DecodeState, parents: list[int] | None = None) -> torch.Tensor:
+    def step(self, tokens: list[int], state: DecodeState, parents: list[int]) -> torch.Tensor:
         """Logits [k, keywords + pointers] for the next token of ``k`` prefixes, given each one's last token
         (``tokens``) and which row of the previous step it continues (``parents``; ignored on the first step,
         which has no previous rows). Equal to ``decode``'s last position over the whole prefixes, at the cost
         of one position: every layer keeps its self-attention keys and values in ``state``."""
         heads = self.config.heads
-        if parents is not None and state.self_kv:
+        if state.self_kv:
             index = torch.tensor(parents, dtype=torch.long, device=state.pointers.device)
             state.self_kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.self_kv]
         ids = torch.tensor(tokens, dtype=torch.long, device=state.pointers.device)[:, None]
