@@ -22,7 +22,7 @@ import sqlglot  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
 from sqldistill.db import connect  # noqa: E402
-from sqldistill.infer.seq2seq import PointerGenerator, beam_search  # noqa: E402
+from sqldistill.infer.seq2seq import PointerGenerator, beam_search, search  # noqa: E402
 from sqldistill.models.seq2seq import BASE_DIR, save_pointer_dir  # noqa: E402
 from sqldistill.models.seq2seq.features import SchemaFeatures, TextEncoder  # noqa: E402
 from sqldistill.models.seq2seq.language import EOS, KW, NUM_KEYWORDS, Grammar, Items, to_tokens  # noqa: E402
@@ -185,6 +185,51 @@ def test_save_and_load_give_identical_candidates(singer_values: tuple, tiny_enco
     assert loaded.generate(questions) == [[cs[0].sql] for cs in direct.generate(questions)]
     prediction = loaded.predict(questions[0], db=connect(str(path)), execution_guided=True)
     assert prediction.result is not None and prediction.result.ok
+
+
+def test_the_encoder_keeps_only_the_latest_questions(tiny_encoder: TextEncoder,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's encoder sees question after question: it keeps the last ``QUESTIONS_KEPT``, and a question
+    it let go is encoded again to the same states (up to the padding of the batch it came in)."""
+    from sqldistill.models.seq2seq import features
+
+    monkeypatch.setattr(features, "QUESTIONS_KEPT", 3)
+    asked = [f"How many singers were born in {1940 + i}?" for i in range(5)]
+    first = tiny_encoder.questions(asked)
+    assert len(first) == 5 and len(tiny_encoder._questions) == 3
+    assert list(tiny_encoder._questions) == asked[2:]
+    again = tiny_encoder.questions([asked[0], asked[4]])
+    assert torch.allclose(again[0][0], first[0][0], atol=1e-5) and again[0][1] == first[0][1]
+    assert again[1][0] is first[4][0]  # still kept: not encoded again
+    assert len(tiny_encoder._questions) == 3 and asked[0] in tiny_encoder._questions
+
+
+def test_greedy_decoded_beside_the_beam_equals_two_separate_passes(singer_values: tuple,
+                                                                   tiny_encoder: TextEncoder) -> None:
+    """Execution-guided answering reads the greedy answer and the beam's; decoding the greedy path as one more
+    row of the beam's steps must give what a greedy pass and a beam pass give apart, scores included."""
+    _path, schema, values = singer_values
+    features = SchemaFeatures.build(schema, tiny_encoder)
+    examples, _ = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
+    torch.manual_seed(4)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
+    fit(model, examples, epochs=8, lr=3e-3, batch_size=6, seed=0)
+    model.eval()
+    gen = PointerGenerator(model, tiny_encoder, schema, values)
+    questions = [q for q, _ in PAIRS] + ["Show titles of songs by singers from France.", "Which singer is oldest?"]
+    differ = 0
+    for question in questions:
+        example = gen.example(question)
+        with torch.no_grad():
+            beams, greedy = search(model, example, 4, greedy=True)
+            alone = beam_search(model, example, 1)
+            assert [s for s, _ in beams] == [s for s, _ in beam_search(model, example, 4)], question
+        assert [s for s, _ in greedy] == [s for s, _ in alone], question
+        assert [g for _, g in greedy] == pytest.approx([g for _, g in alone], abs=1e-4)
+        differ += bool(beams) and bool(greedy) and beams[0][0] != greedy[0][0]
+        both = gen.generate([question], 4, "beam", with_scores=True, with_greedy=True)[0]
+        assert [c.sql for c in both] == [s for s, _ in greedy + beams] or not greedy, question
+    assert differ >= 1  # the greedy answer is not always the beam's best: the two are worth reading apart
 
 
 @pytest.mark.skipif(not (BASE_DIR / "pointer_config.json").is_file(), reason="no committed base network")

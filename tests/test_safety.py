@@ -91,3 +91,27 @@ def test_every_real_query_is_accepted(spider_dir: Path) -> None:
     refused = [(q, readonly_problem(q, "sqlite")) for q in queries if readonly_problem(q, "sqlite")]
     assert len(queries) > 9000
     assert refused == []
+
+
+def test_the_allowlist_and_the_other_readers_share_one_parse() -> None:
+    """Execution-guided selection asks several questions of each candidate; the allowlist, its literals and
+    its values read one cached tree per SQL string (whitespace around it aside) and dialect."""
+    from sqldistill.sql.grounding import literals
+    from sqldistill.sql.parsed import parsed, statements
+
+    sql = "SELECT name FROM singer WHERE country = 'France' AND age > 40"
+    assert readonly_problem(sql) is None
+    trees, error = statements(sql)
+    assert error is None and len(trees) == 1
+    assert parsed(sql) is trees[0] and parsed(f"  {sql}\n") is trees[0]
+    assert parsed(sql, "postgres") is not trees[0]
+    assert ("France", True) in literals(sql) and ("40", False) in literals(sql)
+    # several statements: refused by the allowlist, read as one Block like sqlglot.parse_one does
+    multi = "SELECT 1; SELECT 2"
+    assert "2 statements" in (readonly_problem(multi) or "")
+    assert type(parsed(multi)).__name__ == "Block" and parsed(multi) is parsed(multi)
+    # a parse error: the allowlist names it, the readers get None
+    broken = "SELECT name FROM WHERE"
+    assert statements(broken)[0] == () and statements(broken)[1]
+    assert parsed(broken) is None
+    assert "could not be parsed" in (readonly_problem(broken) or "")

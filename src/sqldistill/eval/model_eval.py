@@ -44,7 +44,9 @@ def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str
 
     ``sets``: name -> {question, sql} records. Each set is answered with the given decoding; when it is
     execution-guided, each set is also answered greedily and scored under ``greedy`` (its EX and latency),
-    so the report can show both, labelled. ``workers`` 0: a scoring process per CPU."""
+    so the report can show both, labelled. Every question is answered as a first-seen one: each set and mode
+    starts from a freshly loaded model, with no encoded question kept from an earlier pass, so a mode's latency
+    is not lowered by the pass before it. ``workers`` 0: a scoring process per CPU."""
     from sqldistill.db import connect
     from sqldistill.infer.predictor import Predictor
 
@@ -55,8 +57,12 @@ def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str
                               "decoding": decoding}
     modes = [("", execution_guided)] + ([("greedy", False)] if execution_guided else [])
     with connect(database) as db:
+        fresh = True
         for name, examples in sets.items():
             for mode, guided in modes:
+                if not fresh:
+                    predictor = Predictor.load(model_dir)
+                fresh = False
                 preds, latencies = [], []
                 for ex in examples:
                     started = time.perf_counter()

@@ -82,7 +82,9 @@ class SqlGenerator(Protocol):
     - ``encode(question)``: the model's input for one question (token ids), schema context included;
     - ``generate(questions, n, mode, ...)``: per question, up to ``n`` distinct candidates, best first (greedy
       gives one; ``check_decoding`` has validated ``mode`` and ``n``); a question the model writes nothing
-      for gets one empty candidate; ``with_scores`` fills ``Candidate.score``;
+      for gets one empty candidate; ``with_scores`` fills ``Candidate.score``; ``with_greedy`` puts the
+      greedy candidate first, before the ``n`` of ``mode`` (execution-guided answering reads both; a generator
+      may find them in one pass);
     - ``num_parameters``, ``device``; ``count_tokens(text)``: its length in the model's tokens (for usage);
     - ``streaming``: whether ``stream`` returns a ``ContinuousDecoder`` (else it returns None);
       ``known_sql``: answers seen before, which a decoder may use to guess tokens ahead (the result is the
@@ -101,7 +103,8 @@ class SqlGenerator(Protocol):
 
     def generate(self, questions: Sequence[str], n: int = 1, mode: str = "greedy", *,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.8, top_p: float = 0.95,
-                 seed: int | None = None, with_scores: bool = False) -> list[list[Candidate]]: ...
+                 seed: int | None = None, with_scores: bool = False,
+                 with_greedy: bool = False) -> list[list[Candidate]]: ...
 
     def stream(self, slots: int = 16, speculative: bool = True,
                known_sql: Sequence[str] = ()) -> ContinuousDecoder | None: ...

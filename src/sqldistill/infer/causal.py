@@ -89,9 +89,15 @@ class CausalLMGenerator:
 
     def generate(self, questions: Sequence[str], n: int = 1, mode: str = "greedy", *,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.8, top_p: float = 0.95,
-                 seed: int | None = None, with_scores: bool = False) -> list[list[Candidate]]:
+                 seed: int | None = None, with_scores: bool = False,
+                 with_greedy: bool = False) -> list[list[Candidate]]:
         import torch
 
+        if with_greedy:  # two passes: transformers decodes one mode at a time
+            first = self.generate(questions, 1, "greedy", max_new_tokens=max_new_tokens, with_scores=with_scores)
+            rest = self.generate(questions, n, mode, max_new_tokens=max_new_tokens, temperature=temperature,
+                                 top_p=top_p, seed=seed, with_scores=with_scores)
+            return [a + b for a, b in zip(first, rest)]
         n = 1 if mode == "greedy" else n
         with self._lock, torch.inference_mode():
             prompts = [self.encode(q) for q in questions]

@@ -139,10 +139,11 @@ class Predictor:
             return Prediction(cands[0], cands, (time.perf_counter() - started) * 1000)
         tokens = max_new_tokens or DEFAULT_MAX_NEW_TOKENS
         check_decoding(mode, num_candidates)
-        decoded = self.generator.generate([question], 1, "greedy", max_new_tokens=tokens, with_scores=True)[0]
         if num_candidates > 1:
-            decoded += self.generator.generate([question], num_candidates, mode, max_new_tokens=tokens,
-                                               with_scores=True)[0]
+            decoded = self.generator.generate([question], num_candidates, mode, max_new_tokens=tokens,
+                                              with_scores=True, with_greedy=True)[0]
+        else:
+            decoded = self.generator.generate([question], 1, "greedy", max_new_tokens=tokens, with_scores=True)[0]
         scored: dict[str, float | None] = {}
         for c in decoded:  # greedy first, then beam/sample order; a query found twice keeps its best score
             if c.sql:

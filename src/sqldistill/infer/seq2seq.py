@@ -101,10 +101,12 @@ class PointerGenerator:
 
     def generate(self, questions: Sequence[str], n: int = 1, mode: str = "greedy", *,
                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.8, top_p: float = 0.95,
-                 seed: int | None = None, with_scores: bool = False) -> list[list[Candidate]]:
+                 seed: int | None = None, with_scores: bool = False,
+                 with_greedy: bool = False) -> list[list[Candidate]]:
         import torch
 
         width = 1 if mode == "greedy" else max(1, n)
+        fused = with_greedy and width > 1  # the greedy path decoded beside the beam (``search``)
         out: list[list[Candidate]] = []
         with self._lock, torch.inference_mode():
             # one question's steps are too small to split between threads: on the CPU they run on one unless
@@ -114,10 +116,17 @@ class PointerGenerator:
                 torch.set_num_threads(self.threads)
             try:
                 for question in questions:
-                    found = beam_search(self.model, self.example(question), width, max_new_tokens, self.device,
-                                        valued=self.valued, repeats=self.repeats, cross=self.cross)
+                    found, greedy = search(self.model, self.example(question), width, max_new_tokens, self.device,
+                                           valued=self.valued, repeats=self.repeats, cross=self.cross,
+                                           greedy=fused)
+                    if with_greedy and not fused:
+                        greedy = found[:1]
                     cands = [Candidate(sql, score if with_scores else None) for sql, score in found][:max(1, n)]
-                    out.append(cands or [Candidate("", None)])
+                    first = [Candidate(sql, score if with_scores else None) for sql, score in greedy]
+                    if with_greedy:
+                        out.append((first or [Candidate("", None)]) + (cands or [Candidate("", None)]))
+                    else:
+                        out.append(cands or [Candidate("", None)])
             finally:
                 torch.set_num_threads(threads)
         return out
@@ -131,6 +140,15 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
     compared with a column of ``valued`` that does not hold it; unless ``repeats``, an item a SELECT list or
     GROUP BY already names; unless ``cross``, a table with no foreign key to the tables before it) are not
     taken, and the probability the model gave them is not spread over the other tokens."""
+    return search(model, example, width, max_len, device, valued, repeats, cross)[0]
+
+
+def search(model: PointerSeq2Seq, example: Example, width: int, max_len: int = DEFAULT_MAX_NEW_TOKENS,
+           device: str = "cpu", valued: frozenset[str] = frozenset(), repeats: bool = False, cross: bool = False,
+           greedy: bool = False) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """(``beam_search``'s answer, the greedy answer as a list of at most one): with ``greedy``, the greedy path
+    is decoded beside the beam, one more row in the same steps, instead of in a second pass over the question
+    (execution-guided answering reads both); without, the second list is empty."""
     import torch
 
     from sqldistill.models.seq2seq.network import Batch
@@ -142,13 +160,22 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
     # a prefix, its score and the row of the previous step it grew from (its cached keys and values)
     alive: list[tuple[list[int], float, int]] = [([], 0.0, 0)]
     done: list[tuple[list[int], float]] = []
+    path: tuple[list[int], float, int] | None = ([], 0.0, 0) if greedy else None  # the greedy row, decoding
+    path_done: list[tuple[list[int], float]] = []
+    fits: dict[tuple[int, ...], tuple[Any, Any]] = {}  # the grammar's answer per prefix (rows may share one)
     for _ in range(max_len):
-        if not alive:
+        rows = alive + ([path] if path is not None else [])
+        if not rows:
             break
-        nexts = [grammar.next(toks) for toks, _, _ in alive]
+        nexts = []
+        for toks, _, _ in rows:
+            key = tuple(toks)
+            if key not in fits:
+                fits[key] = grammar.next(toks)
+            nexts.append(fits[key])
         allowed = [ok for ok, _ in nexts]
-        logits = model.step([toks[-1] if toks else BOS for toks, _, _ in alive], state,
-                            [parent for _, _, parent in alive])
+        logits = model.step([toks[-1] if toks else BOS for toks, _, _ in rows], state,
+                            [parent for _, _, parent in rows])
         mask = torch.full_like(logits, float("-inf"))
         for row, ok in enumerate(allowed):
             if ok:
@@ -158,13 +185,21 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
             if misfits:
                 logp[row, [t for t in misfits if t < logits.shape[-1]]] = float("-inf")
         grown: list[tuple[list[int], float, int]] = []
-        for row, (toks, score, _) in enumerate(alive):
+        for row, (toks, score, _) in enumerate(rows):
             if not allowed[row]:
                 continue
-            top = torch.topk(logp[row], min(width, len(allowed[row])))
+            top = torch.topk(logp[row], min(width if row < len(alive) else 1, len(allowed[row])))
             for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
                 if lp > float("-inf"):
                     grown.append(([*toks, tok], score + lp, row))
+        if path is not None:
+            last = grown[-1] if grown and grown[-1][2] == len(alive) else None
+            grown = grown[:-1] if last is not None else grown
+            path = None
+            if last is not None and last[0][-1] == EOS:
+                path_done.append((last[0], last[1]))
+            elif last is not None:
+                path = last
         grown.sort(key=lambda h: -h[1])
         alive = []
         for toks, score, row in grown:
@@ -175,6 +210,11 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
         done = sorted(done, key=lambda h: -h[1])[:2 * width]
         if len(done) >= width:  # log-probabilities only fall: a prefix below the width-th answer cannot win
             alive = [h for h in alive if h[1] > done[width - 1][1]]
+    return _render(grammar, done, width), _render(grammar, path_done, 1)
+
+
+def _render(grammar: Grammar, done: list[tuple[list[int], float]], width: int) -> list[tuple[str, float]]:
+    """The ``width`` best distinct SQL strings of finished token sequences."""
     results: list[tuple[str, float]] = []
     seen: set[str] = set()
     for toks, score in sorted(done, key=lambda h: -h[1]):
@@ -186,4 +226,3 @@ def beam_search(model: PointerSeq2Seq, example: Example, width: int, max_len: in
             seen.add(sql)
             results.append((sql, score))
     return results[:width]
-

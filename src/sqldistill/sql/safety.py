@@ -51,21 +51,19 @@ def _function_name(node: object) -> str:
 @lru_cache(maxsize=4096)
 def readonly_problem(sql: str, dialect: str = "sqlite") -> str | None:
     """Return why ``sql`` is not a single read-only query, or None when it is one."""
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
+
+    from sqldistill.sql.parsed import statements as parse_statements
 
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
     text = sql.strip()
     if not text:
         return "the statement is empty"
-    read = SQLGLOT_DIALECT.get(dialect, dialect)
-    try:
-        statements = [s for s in sqlglot.parse(text, read=read) if s is not None]
-    except (ParseError, TokenError) as err:
-        first = str(err).splitlines()[0] if str(err) else "syntax error"
-        return f"it could not be parsed as a query ({first})"
+    trees, error = parse_statements(text, SQLGLOT_DIALECT.get(dialect, dialect))
+    if error is not None:
+        return f"it could not be parsed as a query ({error})"
+    statements = [s for s in trees if s is not None]
     if not statements:
         return "the statement is empty"
     if len(statements) > 1:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqldistill.records import Schema
 
 MAX_QUESTION_TOKENS = 64
+QUESTIONS_KEPT = 4096  # encoded questions a TextEncoder keeps (about 30 KB each); the oldest go first
 ITEM_KINDS = ("star", "table", "text", "number", "other")
 VALUE_KINDS = ("exact", "nocase", "number", "quoted")
 
@@ -41,7 +42,7 @@ def default_encoder_path() -> str:
 
 
 class TextEncoder:
-    """A frozen BERT-shaped encoder with its tokenizer; question states and pooled texts, cached."""
+    """A frozen BERT-shaped encoder with its tokenizer; the last ``QUESTIONS_KEPT`` questions' states cached."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str = "") -> None:
         self.model = model.eval()
@@ -78,7 +79,8 @@ class TextEncoder:
         import torch
 
         with self._lock:
-            todo = list(dict.fromkeys(t for t in texts if t not in self._questions))
+            found = {t: self._questions[t] for t in texts if t in self._questions}
+            todo = list(dict.fromkeys(t for t in texts if t not in found))
             with torch.inference_mode():
                 for start in range(0, len(todo), batch):
                     chunk = todo[start:start + batch]
@@ -90,8 +92,10 @@ class TextEncoder:
                         keep = [j for j in range(hidden.shape[1])
                                 if enc["attention_mask"][i, j] and offsets[i, j, 1] > offsets[i, j, 0]]
                         spans = [(int(offsets[i, j, 0]), int(offsets[i, j, 1])) for j in keep]
-                        self._questions[text] = (hidden[i, keep].float().clone(), spans)
-            return [self._questions[t] for t in texts]
+                        found[text] = self._questions[text] = (hidden[i, keep].float().clone(), spans)
+            for stale in list(self._questions)[:max(0, len(self._questions) - QUESTIONS_KEPT)]:
+                del self._questions[stale]
+            return [found[t] for t in texts]
 
     def pooled(self, texts: list[str], batch: int = 128) -> torch.Tensor:
         import torch
