@@ -55,7 +55,9 @@ def readonly_problem(sql: str, dialect: str = "sqlite") -> str | None:
 
     from sqldistill.sql.parsed import statements as parse_statements
 
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    quiet = logging.getLogger("sqlglot")
+    if quiet.level != logging.ERROR:  # setting it empties logging's caches: once is enough
+        quiet.setLevel(logging.ERROR)
 
     text = sql.strip()
     if not text:
