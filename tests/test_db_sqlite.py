@@ -139,3 +139,30 @@ def test_text_is_decoded_ignoring_bad_bytes(tmp_path: Path) -> None:
     conn.close()
     with connect(path) as db:
         assert db.execute("SELECT a FROM t").rows == [("ab",)]
+
+
+def test_a_steady_timeout_counts_work_not_the_clock(singer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What synthesis and training build from query results must not depend on how busy the machine is: a
+    steady timeout stops a query after a fixed amount of SQLite work, whatever the clock says."""
+    from sqldistill.db import database
+
+    counted = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 200000) SELECT count(*) FROM r"
+    runaway = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+    with connect(singer) as db:
+        assert db.execute(counted, timeout_s=1.0, steady=True).rows == [(200000,)]
+        res = db.execute(runaway, timeout_s=0.05, steady=True)
+        assert res.error_kind == "timeout" and "more work than the 0.05 s timeout" in (res.error or ""), res
+        # a machine five times busier than needed to stop it by the clock (each of the query's 800 progress
+        # checks sees 5 ms pass): the steady budget lets it finish, the wall-clock timeout does not
+        real = time.monotonic
+        ticks = [0.0]
+
+        def busy() -> float:
+            ticks[0] += 0.005
+            return real() + ticks[0]
+
+        monkeypatch.setattr(database.time, "monotonic", busy)
+        assert db.execute(counted, timeout_s=1.0, steady=True).rows == [(200000,)]
+        assert db.execute(counted, timeout_s=1.0).error_kind == "timeout"  # the wall clock stops it
+        monkeypatch.undo()
+        assert db.execute("SELECT count(*) FROM song").rows == [(8,)]

@@ -40,7 +40,7 @@ def read_only(ex: Example, ctx: CriticContext) -> Verdict:
 def executes(ex: Example, ctx: CriticContext) -> Verdict:
     res = ctx.execute(ex.sql)
     if res.error_kind == "timeout":
-        return Verdict(False, "executes", f"ran longer than {ctx.timeout_s:g} s")
+        return Verdict(False, "executes", f"ran longer than {ctx.timeout_s:g} s of the engine's work")
     if res.error:
         return Verdict(False, "executes", f"fails on the database: {res.error[:160]}")
     return Verdict(True, "executes")

@@ -66,7 +66,8 @@ class CriticContext:
         """Execute once per distinct SQL; later critics reuse the result."""
         res = self.results.get(sql)
         if res is None:
-            res = self.db.execute(sql, timeout_s=self.timeout_s, max_rows=self.max_rows)
+            # a steady timeout: which pairs pass must not depend on how busy the machine is
+            res = self.db.execute(sql, timeout_s=self.timeout_s, max_rows=self.max_rows, steady=True)
             if len(self.results) > 20000:
                 self.results.clear()
             self.results[sql] = res

@@ -66,7 +66,7 @@ def distinguishable(ex: Example, ctx: CriticContext) -> Verdict:
         return Verdict(True, "distinguishable", "no test-suite databases")
     nonempty = 0
     for db in ctx.testsuite:
-        res = db.execute(ex.sql, timeout_s=ctx.timeout_s, max_rows=ctx.max_rows)
+        res = db.execute(ex.sql, timeout_s=ctx.timeout_s, max_rows=ctx.max_rows, steady=True)
         if res.error:
             return Verdict(False, "distinguishable", f"fails on test-suite database {db.db_id}: {res.error[:120]}")
         nonempty += bool(res.rows) and not all(v is None for row in res.rows for v in row)

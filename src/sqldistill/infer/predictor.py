@@ -131,8 +131,11 @@ class Predictor:
         timeout_s: float = 5.0,
         max_rows: int = 1000,
         memory_k: int = 20,
+        steady: bool = False,
     ) -> Prediction:
-        """The SQL for one question; with ``execution_guided`` and ``db``, chosen by execution (see module doc)."""
+        """The SQL for one question; with ``execution_guided`` and ``db``, chosen by execution (see module doc).
+        ``steady``: candidates' timeouts count the engine's work, not wall time (``Database.execute``), so the
+        choice does not depend on how busy the machine is (training's pseudo-labels)."""
         started = time.perf_counter()
         if not execution_guided or db is None:
             cands = self.generate([question], 1, "greedy", max_new_tokens)[0]
@@ -158,7 +161,7 @@ class Predictor:
         voted = vote_weights(list(scored), retrieved, question, scores=list(scored.values()), schema=self.schema,
                              values=values)
         cands, weights = [c for c, _ in voted], [w for _, w in voted]
-        sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights)
+        sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights, steady)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)
 
 

@@ -24,13 +24,15 @@ if TYPE_CHECKING:
     from sqldistill.records import Schema
 
 
-def candidate_problem(sql: str, db: Database, timeout_s: float, max_rows: int) -> tuple[str | None, ExecResult | None]:
-    """(why it fails, result): the critics a candidate must pass before it may be chosen."""
+def candidate_problem(sql: str, db: Database, timeout_s: float, max_rows: int,
+                      steady: bool = False) -> tuple[str | None, ExecResult | None]:
+    """(why it fails, result): the critics a candidate must pass before it may be chosen (``steady``: the
+    timeout counts the engine's work, ``Database.execute``)."""
     problem = readonly_problem(sql, db.dialect)
     if problem:
         kind = "parse" if "could not be parsed" in problem or "empty" in problem else "read-only"
         return f"{kind}: {problem}", None
-    res = db.execute(sql, timeout_s=timeout_s, max_rows=max_rows)
+    res = db.execute(sql, timeout_s=timeout_s, max_rows=max_rows, steady=steady)
     if not res.ok:
         return f"execute: {res.error}", None
     return None, res
@@ -38,7 +40,7 @@ def candidate_problem(sql: str, db: Database, timeout_s: float, max_rows: int) -
 
 def select_by_execution(
     candidates: list[str], db: Database, timeout_s: float = 5.0, max_rows: int = 1000,
-    weights: list[float] | None = None,
+    weights: list[float] | None = None, steady: bool = False,
 ) -> tuple[str, ExecResult | None, list[tuple[str, str]]]:
     """(chosen SQL, its result, dropped candidates): the execution-result majority among candidates that run.
 
@@ -48,7 +50,7 @@ def select_by_execution(
     alive: list[tuple[str, ExecResult]] = []
     alive_w: list[float] = []
     for i, sql in enumerate(candidates):
-        why, res = candidate_problem(sql, db, timeout_s, max_rows)
+        why, res = candidate_problem(sql, db, timeout_s, max_rows, steady)
         if why is not None or res is None:
             dropped.append((sql, why or "execute"))
         else:

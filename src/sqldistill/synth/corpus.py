@@ -585,7 +585,7 @@ def _from_row(q: Query, db: Any, rng: random.Random) -> Query:
         return q
     probe = Query(tuple(Item(q.where[i].left.col) for i in picks), q.tables, q.joins, also=q.also)
     # the engine's own random order would not follow the seed: the row is chosen here
-    res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
+    res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500, steady=True)
     if not res.ok or not res.rows:
         return q
     conds = list(q.where)
@@ -604,7 +604,7 @@ def _thresholds(q: Query, db: Any, rng: random.Random) -> Query:
                 or not isinstance(c.value, (int, float)):
             continue
         probe = Query((c.left,), q.tables, q.joins, q.where, q.conj, q.group, also=q.also)
-        res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500)
+        res = db.execute(f"{to_sql(probe, db.dialect)} LIMIT 500", timeout_s=1.0, max_rows=500, steady=True)
         seen = sorted({row[0] for row in res.rows if isinstance(row[0], (int, float))}) if res.ok else []
         if not seen:
             continue

@@ -3,7 +3,8 @@
 Round 0 trains a student with sft on the labelled pairs. Each later round loads the previous student, writes
 SQL for the unlabelled questions with execution-guided decoding, and keeps a pseudo-label when it
 
-1. passes the critics of ``infer.select.candidate_problem`` (parses, is read-only, executes in time),
+1. passes the critics of ``infer.select.candidate_problem`` (parses, is read-only, executes within a steady
+   timeout: counted in the engine's work, so the same on a busy machine as on an idle one),
 2. returns rows (an empty result teaches little and is often a wrong filter), and
 3. agrees with the teacher vote: when the question carries teacher SQL (``teacher_sql``: a string or a list,
    or ``sql``), the student's result must equal the majority result of those; without teacher SQL, at least
@@ -61,7 +62,7 @@ def _vote(db: Database, sqls: list[str], timeout_s: float) -> list[tuple[Any, ..
     """The majority result of the teacher's SQL (None when none of it runs); results count as one when
     ``same_result`` says so (the first SQL's ORDER BY decides whether row order counts), ties go to the
     earlier SQL."""
-    results = [r for r in (db.execute(s, timeout_s=timeout_s) for s in sqls) if r.ok]
+    results = [r for r in (db.execute(s, timeout_s=timeout_s, steady=True) for s in sqls) if r.ok]
     if not results:
         return None
     order = gold_order_matters(sqls[0])
@@ -82,7 +83,7 @@ def pseudo_label(predictor: Any, unlabelled: list[dict[str, Any]], db: Any, num_
     reasons: Counter[str] = Counter()
     for rec in unlabelled:
         pred = predictor.predict(rec["question"], db=db, execution_guided=True, num_candidates=num_candidates,
-                                 mode=mode, timeout_s=timeout_s)
+                                 mode=mode, timeout_s=timeout_s, steady=True)
         if pred.result is None:
             reasons["fails critics"] += 1
             continue
@@ -97,7 +98,7 @@ def pseudo_label(predictor: Any, unlabelled: list[dict[str, Any]], db: Any, num_
                 continue
         else:
             agreeing = sum(1 for c in pred.candidates if c != pred.sql and
-                           (r := db.execute(c, timeout_s=timeout_s)).ok and
+                           (r := db.execute(c, timeout_s=timeout_s, steady=True)).ok and
                            same_result(pred.result.rows, r.rows, gold_order_matters(pred.sql)))
             if agreeing < 1:
                 reasons["no self-consistency"] += 1
