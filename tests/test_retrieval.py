@@ -149,6 +149,24 @@ def test_named_values_are_whole_tokens_and_not_schema_names() -> None:
     values = {"singer.country": ["Peru", "Country", "New York", "York", "UK"], "singer.name": ["2010"]}
     assert named_values("Singers by country from Peruvian towns in 2010", values, schema) == frozenset()
     assert named_values("Sänger aus New York oder PERU?", values, schema) == {"new york", "peru"}
+    # the cells are read once per values dict and schema: another dict (or schema) is read afresh
+    other = {"singer.country": ["Chile", "New York"]}
+    assert named_values("Sänger aus New York oder Chile?", other, schema) == {"new york", "chile"}
+    assert named_values("Sänger aus New York oder PERU?", values, None) == {"new york", "peru"}
+    assert named_values("Which country is Peru?", values, None) == {"country", "peru"}
+    assert named_values("Which country is Peru?", values, schema) == {"peru"}
+
+
+def test_a_text_compared_with_a_column_that_does_not_hold_it_costs_a_point() -> None:
+    from sqldistill.records import Column, Schema, Table
+    from sqldistill.sql.values import value_agreement
+
+    schema = Schema("s", "sqlite", [Table("singer", [Column("name", "text"), Column("country", "text")])])
+    values = {"singer.country": ["Peru", "Chile"], "singer.name": ["Ana Peru", "Luis"]}
+    assert value_agreement("SELECT name FROM singer WHERE country = 'Peru'", frozenset(), schema, values) == 0
+    assert value_agreement("SELECT name FROM singer WHERE name = 'Chile'", frozenset(), schema, values) == -1
+    assert value_agreement("SELECT name FROM singer WHERE name = ' LUIS '", frozenset(), schema, values) == 0
+    assert value_agreement("SELECT name FROM singer WHERE name = 'Chile'", frozenset({"chile"}), schema, values) == 0
 
 
 @pytest.mark.skipif(not minilm_available(), reason="the optional MiniLM package is not installed")

@@ -24,6 +24,37 @@ if TYPE_CHECKING:
     from sqldistill.records import Schema
 
 MIN_VALUE_CHARS = 3
+PREPARED_KEPT = 8  # value dicts whose lookups are kept (a served model reads one for its whole life)
+_prepared_cache: dict[tuple[int, int], tuple[object, object, tuple[str, ...], dict[str, frozenset[str]]]] = {}
+
+
+def _prepared(values: dict[str, list[str]], schema: Schema | None) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+    """(the cells ``named_values`` may find, lower-cased, first spelling first; each column's cells as a set),
+    worked out once per ``values`` dict and schema, which must not change in place afterwards: every question
+    used to walk every cell of the database again."""
+    key = (id(values), id(schema))
+    hit = _prepared_cache.get(key)
+    if hit is not None and hit[0] is values and hit[1] is schema:
+        return hit[2], hit[3]
+    names: set[str] = set()
+    if schema is not None:
+        for t in schema.tables:
+            names.add(t.name.lower())
+            names |= {c.name.lower() for c in t.columns}
+    findable: list[str] = []
+    seen: set[str] = set()
+    for cells in values.values():
+        for cell in cells:
+            v = cell.strip().lower()
+            if v in seen or len(v) < MIN_VALUE_CHARS or v in names or v.replace(".", "").isdigit():
+                continue
+            seen.add(v)
+            findable.append(v)
+    held = {column: frozenset(v.strip().lower() for v in cells) for column, cells in values.items()}
+    if len(_prepared_cache) >= PREPARED_KEPT:
+        _prepared_cache.pop(next(iter(_prepared_cache)))
+    _prepared_cache[key] = (values, schema, tuple(findable), held)
+    return tuple(findable), held
 
 
 def _token_at(low: str, value: str) -> int | None:
@@ -39,23 +70,12 @@ def named_values(question: str, values: dict[str, list[str]] | None, schema: Sch
     """The database's text values (lower-cased) that ``question`` contains as whole tokens (see module doc)."""
     if not values:
         return frozenset()
-    names: set[str] = set()
-    if schema is not None:
-        for t in schema.tables:
-            names.add(t.name.lower())
-            names |= {c.name.lower() for c in t.columns}
     low = question.lower()
     found: list[tuple[int, int, str]] = []
-    seen: set[str] = set()
-    for cells in values.values():
-        for cell in cells:
-            v = cell.strip().lower()
-            if v in seen or len(v) < MIN_VALUE_CHARS or v in names or v.replace(".", "").isdigit():
-                continue
-            seen.add(v)
-            pos = _token_at(low, v)
-            if pos is not None:
-                found.append((pos, len(v), v))
+    for v in _prepared(values, schema)[0]:
+        pos = _token_at(low, v)
+        if pos is not None:
+            found.append((pos, len(v), v))
     kept: list[str] = []
     taken: list[tuple[int, int]] = []
     for pos, length, v in sorted(found, key=lambda f: (f[0], -f[1])):
@@ -76,9 +96,10 @@ def _misfits(sql: str, schema: Schema, values: dict[str, list[str]]) -> int:
     if tree is None:
         return 0
     columns = {t.name.lower(): [c.name.lower() for c in t.columns] for t in schema.tables}
+    held = _prepared(values, schema)[1]
 
     def holds(key: str, text: str) -> bool:
-        return any(text == v.strip().lower() for v in values.get(key, ()))
+        return text in held.get(key, frozenset())
 
     score = 0
     for select in tree.find_all(exp.Select):
