@@ -100,6 +100,29 @@ def test_weighted_vote_prefers_the_heavier_cluster(spider_dir: Path) -> None:
         assert select_by_execution([b, b + " ", a], db, weights=[0.5, 2.0, 1.0])[0] == b + " "
 
 
+def test_selection_stops_running_candidates_once_the_choice_is_settled(spider_dir: Path) -> None:
+    """Candidates that cannot change the choice are not run (a failing one shows whether it ran: it is
+    dropped); those that could still outvote the leader, or speak for its cluster, are."""
+    db_path = spider_dir / "database" / "singer" / "singer.sqlite"
+    a, b, bad = "SELECT max(Birth_Year) FROM singer", "SELECT min(Birth_Year) FROM singer", "SELECT x FROM nowhere"
+    with connect(str(db_path)) as db:
+        # a outweighs all the rest together: nothing after it runs
+        sql, _, dropped = select_by_execution([a, bad, b], db, weights=[3.0, 1.0, 1.0])
+        assert sql == a and dropped == []
+        # the rest could outvote it: they run, and they do
+        sql, _, dropped = select_by_execution([a, bad, b, b + " "], db, weights=[3.0, 1.0, 1.6, 1.6])
+        assert sql == b and [d for d, _ in dropped] == [bad]
+        # the leading cluster is settled, but a heavier member still to come would speak for it
+        sql, _, dropped = select_by_execution([a, a + " ", a + "  ", bad, a + "   "], db,
+                                              weights=[1.0, 1.0, 1.0, 0.05, 1.5])
+        assert sql == a + "   " and [d for d, _ in dropped] == [bad]
+        # unweighted, every vote is 1: three agreeing with two left is settled, two with two left is not
+        sql, _, dropped = select_by_execution([a, a + " ", a + "  ", b, bad], db)
+        assert sql == a and dropped == []
+        sql, _, dropped = select_by_execution([a, a + " ", b, bad], db)
+        assert sql == a and [d for d, _ in dropped] == [bad]
+
+
 def test_vote_weights_rank_similarity_and_grounding() -> None:
     q = "singers from France"
     got = dict(vote_weights(["SELECT name FROM singer", "SELECT age FROM singer"], [("SELECT name FROM singer WHERE country = 'France'", 0.9),
