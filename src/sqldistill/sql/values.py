@@ -14,7 +14,7 @@ only the database's cells and the query's literals.
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqldistill.sql.grounding import literals, quoted_string
@@ -25,62 +25,71 @@ if TYPE_CHECKING:
 
 MIN_VALUE_CHARS = 3
 PREPARED_KEPT = 8  # value dicts whose lookups are kept (a served model reads one for its whole life)
-_prepared_cache: dict[tuple[int, int], tuple[object, object, tuple[str, ...], dict[str, frozenset[str]]]] = {}
 
 
-def _prepared(values: dict[str, list[str]], schema: Schema | None) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
-    """(the cells ``named_values`` may find, lower-cased, first spelling first; each column's cells as a set),
-    worked out once per ``values`` dict and schema, which must not change in place afterwards: every question
+@dataclass(frozen=True)
+class _Cells:
+    """A values dict made ready for lookups: the cells ``named_values`` may find (lower-cased), the longest
+    one's length, and each column's cells as a set (lower-cased)."""
+
+    findable: frozenset[str]
+    longest: int
+    held: dict[str, frozenset[str]]
+
+
+_prepared_cache: dict[tuple[int, int], tuple[object, object, _Cells]] = {}
+
+
+def _prepared(values: dict[str, list[str]], schema: Schema | None) -> _Cells:
+    """``values`` and ``schema`` made ready once (they must not change in place afterwards): every question
     used to walk every cell of the database again."""
     key = (id(values), id(schema))
     hit = _prepared_cache.get(key)
     if hit is not None and hit[0] is values and hit[1] is schema:
-        return hit[2], hit[3]
+        return hit[2]
     names: set[str] = set()
     if schema is not None:
         for t in schema.tables:
             names.add(t.name.lower())
             names |= {c.name.lower() for c in t.columns}
-    findable: list[str] = []
-    seen: set[str] = set()
+    findable = set()
     for cells in values.values():
         for cell in cells:
             v = cell.strip().lower()
-            if v in seen or len(v) < MIN_VALUE_CHARS or v in names or v.replace(".", "").isdigit():
-                continue
-            seen.add(v)
-            findable.append(v)
+            if len(v) >= MIN_VALUE_CHARS and v not in names and not v.replace(".", "").isdigit():
+                findable.add(v)
     held = {column: frozenset(v.strip().lower() for v in cells) for column, cells in values.items()}
+    ready = _Cells(frozenset(findable), max(map(len, findable), default=0), held)
     if len(_prepared_cache) >= PREPARED_KEPT:
         _prepared_cache.pop(next(iter(_prepared_cache)))
-    _prepared_cache[key] = (values, schema, tuple(findable), held)
-    return tuple(findable), held
-
-
-def _token_at(low: str, value: str) -> int | None:
-    """Where lower-case ``value`` first occurs in lower-case ``low`` with no letter or digit glued to it."""
-    if value not in low:
-        return None
-    m = re.search(r"(?<![^\W_])" + re.escape(value) + r"(?![^\W_])", low)
-    return m.start() if m else None
+    _prepared_cache[key] = (values, schema, ready)
+    return ready
 
 
 def named_values(question: str, values: dict[str, list[str]] | None, schema: Schema | None = None
                  ) -> frozenset[str]:
-    """The database's text values (lower-cased) that ``question`` contains as whole tokens (see module doc)."""
+    """The database's text values (lower-cased) that ``question`` contains as whole tokens (see module doc).
+    Every stretch of the question that starts and ends at a token boundary (no letter or digit glued on
+    either side) is looked up among the cells, so the cost follows the question's length, not the database's
+    size; a cell's first such occurrence is where it is found."""
     if not values:
         return frozenset()
+    cells = _prepared(values, schema)
     low = question.lower()
-    found: list[tuple[int, int, str]] = []
-    for v in _prepared(values, schema)[0]:
-        pos = _token_at(low, v)
-        if pos is not None:
-            found.append((pos, len(v), v))
+    starts = [i for i in range(len(low)) if i == 0 or not low[i - 1].isalnum()]
+    ends = [j for j in range(1, len(low) + 1) if j == len(low) or not low[j].isalnum()]
+    first: dict[str, int] = {}
+    for i in starts:
+        for j in ends:
+            if j - i > cells.longest:
+                break
+            if j - i >= MIN_VALUE_CHARS and (v := low[i:j]) in cells.findable and v not in first:
+                first[v] = i
     kept: list[str] = []
     taken: list[tuple[int, int]] = []
-    for pos, length, v in sorted(found, key=lambda f: (f[0], -f[1])):
-        if not any(a < pos + length and pos < b for a, b in taken):
-            taken.append((pos, pos + length))
+    for v, pos in sorted(first.items(), key=lambda f: (f[1], -len(f[0]))):
+        if not any(a < pos + len(v) and pos < b for a, b in taken):
+            taken.append((pos, pos + len(v)))
             kept.append(v)
     return frozenset(kept)
 
@@ -96,7 +105,7 @@ def _misfits(sql: str, schema: Schema, values: dict[str, list[str]]) -> int:
     if tree is None:
         return 0
     columns = {t.name.lower(): [c.name.lower() for c in t.columns] for t in schema.tables}
-    held = _prepared(values, schema)[1]
+    held = _prepared(values, schema).held
 
     def holds(key: str, text: str) -> bool:
         return text in held.get(key, frozenset())
