@@ -7,7 +7,8 @@ step masked by the grammar (``language.Grammar.next``), so every finished candid
 and names only the schema's tables and columns. Greedy decoding takes the best allowed token; beam search
 keeps the ``n`` best prefixes by summed log-probability (each step's distribution renormalised over the
 allowed tokens; the grammar's misfits among them are then set to minus infinity, not renormalised again).
-Scores are those sums.
+Scores are those sums. Execution-guided answering reads both (``generate(..., with_greedy=True)``): the greedy
+path is decoded as one more row of the beam's steps (``search``), not in a pass of its own.
 
 Constrained decoding uses its own small state machine rather than a grammar library (xgrammar, llguidance,
 outlines, transformers-cfg): those compile a grammar against a fixed tokenizer vocabulary, while here the
@@ -56,8 +57,8 @@ class PointerGenerator:
         self.num_parameters: int = sum(p.numel() for p in model.parameters())
         self.features = SchemaFeatures.build(schema, encoder)
         self._lock = threading.Lock()
-        # the last questions' encoded examples: execution-guided answering decodes one question twice (greedy,
-        # then beam), and the sentence encoder is the costliest part of preparing it
+        # the last questions' encoded examples: a question asked again (a retry, a greedy answer after a guided
+        # one) is not prepared again, and the sentence encoder is the costliest part of preparing it
         self._examples: dict[str, Example] = {}
 
     @classmethod
