@@ -161,15 +161,21 @@ def test_beam_candidates_parse_and_name_schema_items_even_untrained(singer_value
         _rows(path, sql)
 
 
+def _briefly_trained(schema: object, values: dict, encoder: TextEncoder, seed: int, epochs: int) -> PointerSeq2Seq:
+    """A small pointer network fitted a few epochs on ``PAIRS`` (no dropout), in eval mode."""
+    features = SchemaFeatures.build(schema, encoder)
+    examples, _ = encode_pairs(PAIRS, features, value_index(values), encoder)
+    torch.manual_seed(seed)
+    model = PointerSeq2Seq(PointerConfig(encoder_dim=encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
+    fit(model, examples, epochs=epochs, lr=3e-3, batch_size=6, seed=0)
+    return model.eval()
+
+
 def test_save_and_load_give_identical_candidates(singer_values: tuple, tiny_encoder: TextEncoder, tmp_path: Path) -> None:
     from sqldistill.infer.predictor import Predictor
 
     path, schema, values = singer_values
-    features = SchemaFeatures.build(schema, tiny_encoder)
-    examples, _ = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
-    torch.manual_seed(2)
-    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
-    fit(model, examples, epochs=10, lr=3e-3, batch_size=6, seed=0)
+    model = _briefly_trained(schema, values, tiny_encoder, seed=2, epochs=10)
     encoder_dir = tiny_encoder.save(tmp_path / "encoder")
     out = save_pointer_dir(model, tmp_path / "model", schema=schema, values=values, method="sft",
                            base_model="none", encoder=str(encoder_dir))
@@ -209,12 +215,7 @@ def test_greedy_decoded_beside_the_beam_equals_two_separate_passes(singer_values
     """Execution-guided answering reads the greedy answer and the beam's; decoding the greedy path as one more
     row of the beam's steps must give what a greedy pass and a beam pass give apart, scores included."""
     _path, schema, values = singer_values
-    features = SchemaFeatures.build(schema, tiny_encoder)
-    examples, _ = encode_pairs(PAIRS, features, value_index(values), tiny_encoder)
-    torch.manual_seed(4)
-    model = PointerSeq2Seq(PointerConfig(encoder_dim=tiny_encoder.dim, d_model=32, heads=2, ff=64, dropout=0.0))
-    fit(model, examples, epochs=8, lr=3e-3, batch_size=6, seed=0)
-    model.eval()
+    model = _briefly_trained(schema, values, tiny_encoder, seed=4, epochs=8)
     gen = PointerGenerator(model, tiny_encoder, schema, values)
     questions = [q for q, _ in PAIRS] + ["Show titles of songs by singers from France.", "Which singer is oldest?"]
     differ = 0

@@ -12,8 +12,9 @@ their per-statement limit plus a ``KILL QUERY`` watchdog. Afterwards the connect
 A *steady* timeout (``execute(..., steady=True)``) counts work instead of wall time where the engine can:
 on SQLite, ``timeout_s`` stands for ``SQLITE_STEPS_PER_S`` VM instructions a second, so whether a query is
 stopped does not depend on how busy the machine is, and what is built from the answers (synthesized pairs,
-pseudo-labels) is the same on a loaded machine as on an idle one. The wall clock then only stops a query at
-``STEADY_WALL_FACTOR`` times ``timeout_s``. Other engines have no such count: there it is the wall-clock timeout.
+pseudo-labels, preference pairs) is the same on a loaded machine as on an idle one. The wall clock then only
+stops a query at ``STEADY_WALL_FACTOR`` times ``timeout_s``. Other engines have no such count: there it is the
+wall-clock timeout.
 """
 
 from __future__ import annotations

@@ -57,28 +57,26 @@ def evaluate_model(model_dir: Path, database: str, sets: dict[str, list[dict[str
                               "decoding": decoding}
     modes = [("", execution_guided)] + ([("greedy", False)] if execution_guided else [])
     with connect(database) as db:
-        fresh = True
-        for name, examples in sets.items():
-            for mode, guided in modes:
-                if not fresh:
-                    predictor = Predictor.load(model_dir)
-                fresh = False
-                preds, latencies = [], []
-                for ex in examples:
-                    started = time.perf_counter()
-                    p = predictor.predict(ex["question"], db=db, execution_guided=guided,
-                                          num_candidates=num_candidates, memory_k=memory_k)
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    preds.append(p.sql)
-                stem = f"{name}.{mode}" if mode else name
-                (out / f"{stem}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
-                scores = score_predictions(db, examples, preds, out / f"{stem}.examples.jsonl",
-                                           timeout_s=timeout_s, workers=workers)
-                scores["latency_ms_p50"] = statistics.median(latencies) if latencies else None
-                if mode:
-                    result[name][mode] = scores
-                else:
-                    result[name] = scores
+        passes = [(name, examples, mode, guided) for name, examples in sets.items() for mode, guided in modes]
+        for k, (name, examples, mode, guided) in enumerate(passes):
+            if k:
+                predictor = Predictor.load(model_dir)
+            preds, latencies = [], []
+            for ex in examples:
+                started = time.perf_counter()
+                p = predictor.predict(ex["question"], db=db, execution_guided=guided,
+                                      num_candidates=num_candidates, memory_k=memory_k)
+                latencies.append((time.perf_counter() - started) * 1000)
+                preds.append(p.sql)
+            stem = f"{name}.{mode}" if mode else name
+            (out / f"{stem}.pred.sql").write_text("".join(p.replace("\n", " ") + "\n" for p in preds))
+            scores = score_predictions(db, examples, preds, out / f"{stem}.examples.jsonl",
+                                       timeout_s=timeout_s, workers=workers)
+            scores["latency_ms_p50"] = statistics.median(latencies) if latencies else None
+            if mode:
+                result[name][mode] = scores
+            else:
+                result[name] = scores
     main = result.get("human") or result.get("valid") or {}
     result["latency_ms_p50"] = main.get("latency_ms_p50")
     return result

@@ -91,11 +91,11 @@ def _settled(clusters: list[list[int]], weight: list[float], rest: float, heavie
     candidate needs more, not as much; a small margin keeps float sums from deciding."""
     if rest <= 0.0:
         return True
-    sums = sorted((sum(weight[i] for i in m) for m in clusters), reverse=True)
-    lead, second = sums[0], (sums[1] if len(sums) > 1 else 0.0)
-    best = max(clusters, key=lambda m: (sum(weight[i] for i in m), -m[0]))
-    speaks = max(weight[i] for i in best)
-    return lead > (second + rest) * (1 + 1e-9) + 1e-12 and heaviest <= speaks
+    sums = [sum(weight[i] for i in m) for m in clusters]
+    best = max(range(len(clusters)), key=lambda k: (sums[k], -clusters[k][0]))
+    second = max((s for k, s in enumerate(sums) if k != best), default=0.0)
+    speaks = max(weight[i] for i in clusters[best])
+    return sums[best] > (second + rest) * (1 + 1e-9) + 1e-12 and heaviest <= speaks
 
 
 def vote_weights(student: list[str], retrieved: list[tuple[str, float]], question: str, *,

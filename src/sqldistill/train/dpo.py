@@ -65,7 +65,7 @@ def build_dpo_pairs(
             cands = weak.generate(questions, num_candidates, mode, max_new_tokens, seed=seed + start)
             greedy = weak.generate(questions, 1, "greedy", max_new_tokens)
             for rec, sampled, first in zip(chunk, cands, greedy):
-                gold = database.execute(rec["sql"], timeout_s=timeout_s, max_rows=None)
+                gold = database.execute(rec["sql"], timeout_s=timeout_s, max_rows=None, steady=True)
                 if not gold.ok:
                     stats["gold_failed"] += 1
                     continue
@@ -74,7 +74,7 @@ def build_dpo_pairs(
                 for sql in dict.fromkeys(first + sampled):
                     if not sql:
                         continue
-                    res = database.execute(sql, timeout_s=timeout_s, max_rows=len(gold.rows) + 1)
+                    res = database.execute(sql, timeout_s=timeout_s, max_rows=len(gold.rows) + 1, steady=True)
                     if not res.ok:
                         wrong, why = sql, f"fails: {res.error}"
                     elif not same_result(gold.rows, res.rows, order):
