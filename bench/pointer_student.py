@@ -60,6 +60,9 @@ def main() -> int:
     parser.add_argument("--teacher-epochs", type=float, default=6)
     parser.add_argument("--no-base", action="store_true", help="skip the base-alone row")
     parser.add_argument("--base-only", action="store_true", help="only the base, no synthesis or training")
+    parser.add_argument("--base", type=Path, default=None, help="a base network to start from (default: the committed one)")
+    parser.add_argument("--encoder", default=None, help="a local directory of the sentence encoder (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--device", default="cpu", help="where to encode and train (decoding is on the CPU)")
     args = parser.parse_args()
 
     import torch
@@ -81,8 +84,9 @@ def main() -> int:
     for r in items:
         if not wanted or r["db_id"] in wanted:
             by_db[r["db_id"]].append(r)
-    encoder = TextEncoder.load()
-    base = PointerSeq2Seq.load(BASE_DIR)
+    encoder = TextEncoder.load(args.encoder)
+    encoder.model.to(args.device)
+    base = PointerSeq2Seq.load(args.base or BASE_DIR)
     results: dict[str, list[dict[str, Any]]] = {}
     for db_id in sorted(by_db):
         rows = by_db[db_id][: args.limit or None]
@@ -103,7 +107,8 @@ def main() -> int:
         if args.base_only:
             pass
         elif not (work / "sft" / "sqldistill.json").is_file():
-            specialise(train, str(db_path), work / "sft", epochs=args.epochs, lr=args.lr, encoder=encoder, log=log)
+            specialise(train, str(db_path), work / "sft", base=args.base, epochs=args.epochs, lr=args.lr,
+                       encoder=encoder, log=log, device=args.device)
         sft_s = time.perf_counter() - t0
         if not args.base_only:
             models.append(("sft", work / "sft"))

@@ -2,9 +2,13 @@
 
 Trains on train.json's human questions and their Spider-Syn variants (``question_syn``) over the training
 databases, leaving out the databases listed in ``tune_dbs.txt`` (they are held out for tuning), and writes
-the network to ``src/sqldistill/models/seq2seq/base/`` (or ``--out``). Run from the repository root::
+the network to ``src/sqldistill/models/seq2seq/base/`` (or ``--out``). The committed base is built in two stages
+(its README): the human pairs from scratch, then ``--init`` that network and add ``--synth-per-db`` synthetic
+pairs. Run from the repository root::
 
-    nice -n 10 python scripts/build_base_student.py --spider ../shared/data/spider
+    nice -n 10 python scripts/build_base_student.py --spider ../shared/data/spider --out /tmp/base-first
+    nice -n 10 python scripts/build_base_student.py --spider ../shared/data/spider --init /tmp/base-first \
+        --epochs 2 --lr 5e-4 --synth-per-db 400 --synth-cache /tmp/base-synth
 
 Spider 1.0 (Yu et al., 2018) is CC BY-SA 4.0; Spider-Syn (Gan et al., 2021) is MIT.
 """
@@ -63,6 +67,10 @@ def main() -> int:
                         help="also train on this many synthetic pairs per training database (sqldistill synth)")
     parser.add_argument("--synth-cache", default="", help="keep each database's synthetic pairs here")
     parser.add_argument("--init", default="", help="start from this pointer network instead of from scratch")
+    parser.add_argument("--fusion-layers", type=int, default=0, help="question-schema fusion layers (default: the size's)")
+    parser.add_argument("--dropout", type=float, default=-1.0, help="dropout (default: the size's)")
+    parser.add_argument("--encoder", default=None, help="a local directory of the sentence encoder (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--device", default="cpu", help="where to encode and train, e.g. cuda")
     args = parser.parse_args()
 
     import torch
@@ -87,7 +95,8 @@ def main() -> int:
     by_db = {db_id: by_db[db_id] for db_id in dbs}
     if args.synth_per_db:
         add_synthetic(by_db, spider, args.synth_per_db, args.seed, Path(args.synth_cache) if args.synth_cache else None)
-    encoder = TextEncoder.load()
+    encoder = TextEncoder.load(args.encoder)
+    encoder.model.to(args.device)
     started = time.perf_counter()
 
     examples, skipped = [], 0
@@ -102,11 +111,15 @@ def main() -> int:
         skipped += miss
     print(f"{len(dbs)} databases, {len(examples)} examples, {skipped} outside the language "
           f"({time.perf_counter() - started:.0f}s to encode)", flush=True)
-    model = (PointerSeq2Seq.load(args.init) if args.init
-             else PointerSeq2Seq(PointerConfig.named(args.size, encoder.dim)))
+    config = PointerConfig.named(args.size, encoder.dim)
+    if args.fusion_layers:
+        config.fusion_layers = args.fusion_layers
+    if args.dropout >= 0:
+        config.dropout = args.dropout
+    model = PointerSeq2Seq.load(args.init) if args.init else PointerSeq2Seq(config)
     print(f"trainable parameters: {model.num_trainable():,}", flush=True)
     stats = fit(model, examples, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                log=lambda m: print(m, flush=True))
+                log=lambda m: print(m, flush=True), device=args.device)
     corpus = "Spider train (human + Spider-Syn questions), tune databases excluded"
     if args.synth_per_db:
         corpus += f"; plus {args.synth_per_db} synthetic pairs per database (sqldistill synth, seed {args.seed})"
