@@ -61,7 +61,6 @@ def main() -> int:
     parser.add_argument("--no-base", action="store_true", help="skip the base-alone row")
     parser.add_argument("--base-only", action="store_true", help="only the base, no synthesis or training")
     parser.add_argument("--base", type=Path, default=None, help="a base network to start from (default: the committed one)")
-    parser.add_argument("--encoder", default=None, help="a local directory of the sentence encoder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu", help="where to encode and train (decoding is on the CPU)")
     args = parser.parse_args()
 
@@ -84,7 +83,7 @@ def main() -> int:
     for r in items:
         if not wanted or r["db_id"] in wanted:
             by_db[r["db_id"]].append(r)
-    encoder = TextEncoder.load(args.encoder)
+    encoder = TextEncoder.load()
     encoder.model.to(args.device)
     base = PointerSeq2Seq.load(args.base or BASE_DIR)
     results: dict[str, list[dict[str, Any]]] = {}

@@ -67,9 +67,6 @@ def main() -> int:
                         help="also train on this many synthetic pairs per training database (sqldistill synth)")
     parser.add_argument("--synth-cache", default="", help="keep each database's synthetic pairs here")
     parser.add_argument("--init", default="", help="start from this pointer network instead of from scratch")
-    parser.add_argument("--fusion-layers", type=int, default=0, help="question-schema fusion layers (default: the size's)")
-    parser.add_argument("--dropout", type=float, default=-1.0, help="dropout (default: the size's)")
-    parser.add_argument("--encoder", default=None, help="a local directory of the sentence encoder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu", help="where to encode and train, e.g. cuda")
     args = parser.parse_args()
 
@@ -95,7 +92,7 @@ def main() -> int:
     by_db = {db_id: by_db[db_id] for db_id in dbs}
     if args.synth_per_db:
         add_synthetic(by_db, spider, args.synth_per_db, args.seed, Path(args.synth_cache) if args.synth_cache else None)
-    encoder = TextEncoder.load(args.encoder)
+    encoder = TextEncoder.load()
     encoder.model.to(args.device)
     started = time.perf_counter()
 
@@ -111,12 +108,8 @@ def main() -> int:
         skipped += miss
     print(f"{len(dbs)} databases, {len(examples)} examples, {skipped} outside the language "
           f"({time.perf_counter() - started:.0f}s to encode)", flush=True)
-    config = PointerConfig.named(args.size, encoder.dim)
-    if args.fusion_layers:
-        config.fusion_layers = args.fusion_layers
-    if args.dropout >= 0:
-        config.dropout = args.dropout
-    model = PointerSeq2Seq.load(args.init) if args.init else PointerSeq2Seq(config)
+    model = (PointerSeq2Seq.load(args.init) if args.init
+             else PointerSeq2Seq(PointerConfig.named(args.size, encoder.dim)))
     print(f"trainable parameters: {model.num_trainable():,}", flush=True)
     stats = fit(model, examples, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                 log=lambda m: print(m, flush=True), device=args.device)
