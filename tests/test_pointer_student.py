@@ -191,6 +191,9 @@ def test_save_and_load_give_identical_candidates(singer_values: tuple, tiny_enco
     assert loaded.generate(questions) == [[cs[0].sql] for cs in direct.generate(questions)]
     prediction = loaded.predict(questions[0], db=connect(str(path)), execution_guided=True)
     assert prediction.result is not None and prediction.result.ok
+    # two tokens finish no query: guided answering has no candidate and says so instead of failing
+    starved = loaded.predict(questions[0], db=connect(str(path)), execution_guided=True, max_new_tokens=2)
+    assert (starved.sql, starved.candidates, starved.result) == ("", [], None) and starved.dropped
 
 
 def test_the_encoder_keeps_only_the_latest_questions(tiny_encoder: TextEncoder,

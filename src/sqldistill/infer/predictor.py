@@ -161,7 +161,9 @@ class Predictor:
         voted = vote_weights(list(scored), retrieved, question, scores=list(scored.values()), schema=self.schema,
                              values=values)
         cands, weights = [c for c, _ in voted], [w for _, w in voted]
-        sql, res, dropped = select_by_execution(cands or [""], db, timeout_s, max_rows, weights, steady)
+        # nothing decoded (every path ran out of tokens): the empty query is run, and dropped, in its place
+        run, run_weights = (cands, weights) if cands else ([""], None)
+        sql, res, dropped = select_by_execution(run, db, timeout_s, max_rows, run_weights, steady)
         return Prediction(sql, cands, (time.perf_counter() - started) * 1000, res, dropped)
 
 
