@@ -61,7 +61,6 @@ def main() -> int:
     parser.add_argument("--no-base", action="store_true", help="skip the base-alone row")
     parser.add_argument("--base-only", action="store_true", help="only the base, no synthesis or training")
     parser.add_argument("--base", type=Path, default=None, help="a base network to start from (default: the committed one)")
-    parser.add_argument("--device", default="cpu", help="where to encode and train (decoding is on the CPU)")
     args = parser.parse_args()
 
     import torch
@@ -84,7 +83,6 @@ def main() -> int:
         if not wanted or r["db_id"] in wanted:
             by_db[r["db_id"]].append(r)
     encoder = TextEncoder.load()
-    encoder.model.to(args.device)
     base = PointerSeq2Seq.load(args.base or BASE_DIR)
     results: dict[str, list[dict[str, Any]]] = {}
     for db_id in sorted(by_db):
@@ -107,7 +105,7 @@ def main() -> int:
             pass
         elif not (work / "sft" / "sqldistill.json").is_file():
             specialise(train, str(db_path), work / "sft", base=args.base, epochs=args.epochs, lr=args.lr,
-                       encoder=encoder, log=log, device=args.device)
+                       encoder=encoder, log=log)
         sft_s = time.perf_counter() - t0
         if not args.base_only:
             models.append(("sft", work / "sft"))

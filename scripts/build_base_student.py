@@ -67,7 +67,6 @@ def main() -> int:
                         help="also train on this many synthetic pairs per training database (sqldistill synth)")
     parser.add_argument("--synth-cache", default="", help="keep each database's synthetic pairs here")
     parser.add_argument("--init", default="", help="start from this pointer network instead of from scratch")
-    parser.add_argument("--device", default="cpu", help="where to encode and train, e.g. cuda")
     args = parser.parse_args()
 
     import torch
@@ -93,7 +92,6 @@ def main() -> int:
     if args.synth_per_db:
         add_synthetic(by_db, spider, args.synth_per_db, args.seed, Path(args.synth_cache) if args.synth_cache else None)
     encoder = TextEncoder.load()
-    encoder.model.to(args.device)
     started = time.perf_counter()
 
     examples, skipped = [], 0
@@ -112,7 +110,7 @@ def main() -> int:
              else PointerSeq2Seq(PointerConfig.named(args.size, encoder.dim)))
     print(f"trainable parameters: {model.num_trainable():,}", flush=True)
     stats = fit(model, examples, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                log=lambda m: print(m, flush=True), device=args.device)
+                log=lambda m: print(m, flush=True))
     corpus = "Spider train (human + Spider-Syn questions), tune databases excluded"
     if args.synth_per_db:
         corpus += f"; plus {args.synth_per_db} synthetic pairs per database (sqldistill synth, seed {args.seed})"

@@ -138,9 +138,9 @@ def optimiser(model: PointerSeq2Seq, *, lr: float, total: int, warmup: float,
 def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr: float = 5e-4,
         batch_size: int = 32, seed: int = 0, teacher: PointerSeq2Seq | None = None, kd_weight: float = 0.5,
         divergence: str = "fkl", temperature: float = 1.0, mask_ratio: float = 0.0, warmup: float = 0.05,
-        log: Callable[[str], None] | None = None, log_every: int = 100, device: str = "cpu") -> dict[str, Any]:
-    """Train ``model`` in place (kid when ``mask_ratio`` > 0 and there is a ``teacher``), on ``device`` (the
-    model comes back on the CPU); returns steps, wall time, mean seconds per step and the last losses."""
+        log: Callable[[str], None] | None = None, log_every: int = 100) -> dict[str, Any]:
+    """Train ``model`` in place (kid when ``mask_ratio`` > 0 and there is a ``teacher``); returns steps, wall
+    time, mean seconds per step and the last losses."""
     import torch
 
     from sqldistill.models.seq2seq.network import Batch
@@ -156,10 +156,9 @@ def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr
     rng = random.Random(seed)
     per_epoch = math.ceil(len(examples) / batch_size)
     total = max(1, int(per_epoch * epochs))
-    model.to(device)
     take_step = optimiser(model, lr=lr, total=total, warmup=warmup)
     if teacher is not None:
-        teacher.to(device).eval()
+        teacher.eval()
     model.train()
     masks = torch.Generator().manual_seed(seed)
     started, step, losses, corrupted = time.perf_counter(), 0, [], []
@@ -169,7 +168,7 @@ def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr
             order = list(range(len(examples)))
             rng.shuffle(order)
         chunk, order = order[:batch_size], order[batch_size:]
-        batch = Batch([examples[i] for i in chunk], device)
+        batch = Batch([examples[i] for i in chunk])
         assert batch.target is not None
         target = batch.target
         if teacher is not None and mask_ratio > 0:
@@ -200,9 +199,7 @@ def fit(model: PointerSeq2Seq, examples: list[Example], *, epochs: float = 3, lr
             recent = losses[-log_every:]
             log(f"step {step}/{total} loss {sum(x for x, _ in recent) / len(recent):.4f} "
                 f"ce {sum(c for _, c in recent) / len(recent):.4f} ({time.perf_counter() - started:.0f}s)")
-    model.to("cpu").eval()
-    if teacher is not None:
-        teacher.to("cpu")
+    model.eval()
     wall = time.perf_counter() - started
     stats = {"steps": step, "examples": len(examples), "epochs": epochs, "lr": lr, "batch_size": batch_size,
              "wall_s": round(wall, 1), "step_s": wall / step, "loss": losses[-1][0], "ce": losses[-1][1],
@@ -235,11 +232,10 @@ def specialise(train_file: str | Path, db: str, out_dir: str | Path, *, method: 
                base: str | Path | None = None, teacher: str | Path | None = None, size: str = "small",
                epochs: float = 3, lr: float = 5e-4, batch_size: int = 32, seed: int = 0, kd_weight: float = 0.5,
                divergence: str = "fkl", temperature: float = 1.0, mask_ratio: float = 0.2,
-               encoder: TextEncoder | None = None, log: Callable[[str], None] | None = None,
-               device: str = "cpu") -> dict[str, Any]:
+               encoder: TextEncoder | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Fit one database's pairs with ``method`` (sft, kd, kid; ``mask_ratio`` is kid's) starting from ``base``
-    (the committed base when None; ``size: large``, the deeper teacher, grows from the committed base) on
-    ``device`` and write a model directory to ``out_dir``."""
+    (the committed base when None; ``size: large``, the deeper teacher, grows from the committed base) and
+    write a model directory to ``out_dir``."""
     import torch
 
     from sqldistill.db import connect, reflect
@@ -275,7 +271,7 @@ def specialise(train_file: str | Path, db: str, out_dir: str | Path, *, method: 
     teacher_model = PointerSeq2Seq.load(teacher) if method != "sft" and teacher else None
     stats = fit(model, examples, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, teacher=teacher_model,
                 kd_weight=kd_weight, divergence=divergence, temperature=temperature,
-                mask_ratio=mask_ratio if method == "kid" else 0.0, log=log, device=device)
+                mask_ratio=mask_ratio if method == "kid" else 0.0, log=log)
     stats["skipped"] = skipped
     custom = encoder.name if Path(encoder.name).is_dir() else ""
     save_pointer_dir(model, out_dir, schema=schema, values=values, method=method, base_model=str(base_dir),

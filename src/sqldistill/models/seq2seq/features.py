@@ -42,8 +42,7 @@ def default_encoder_path() -> str:
 
 
 class TextEncoder:
-    """A frozen BERT-shaped encoder with its tokenizer; the last ``QUESTIONS_KEPT`` questions' states cached.
-    States come back on the CPU in fp32 wherever the model runs (``encoder.model.to("cuda")`` for bulk work)."""
+    """A frozen BERT-shaped encoder with its tokenizer; the last ``QUESTIONS_KEPT`` questions' states cached."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str = "") -> None:
         self.model = model.eval()
@@ -87,12 +86,13 @@ class TextEncoder:
                     chunk = todo[start:start + batch]
                     enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=MAX_QUESTION_TOKENS + 2,
                                          return_tensors="pt", return_offsets_mapping=True)
-                    offsets, mask = enc.pop("offset_mapping"), enc["attention_mask"]
-                    hidden = self.model(**enc.to(self.model.device)).last_hidden_state.float().cpu()
+                    offsets = enc.pop("offset_mapping")
+                    hidden = self.model(**enc).last_hidden_state
                     for i, text in enumerate(chunk):
-                        keep = [j for j in range(hidden.shape[1]) if mask[i, j] and offsets[i, j, 1] > offsets[i, j, 0]]
+                        keep = [j for j in range(hidden.shape[1])
+                                if enc["attention_mask"][i, j] and offsets[i, j, 1] > offsets[i, j, 0]]
                         spans = [(int(offsets[i, j, 0]), int(offsets[i, j, 1])) for j in keep]
-                        found[text] = self._questions[text] = (hidden[i, keep].clone(), spans)
+                        found[text] = self._questions[text] = (hidden[i, keep].float().clone(), spans)
             for stale in list(self._questions)[:max(0, len(self._questions) - QUESTIONS_KEPT)]:
                 del self._questions[stale]
             return [found[t] for t in texts]
@@ -105,8 +105,8 @@ class TextEncoder:
             for start in range(0, len(texts), batch):
                 enc = self.tokenizer(texts[start:start + batch], padding=True, truncation=True, max_length=32,
                                      return_tensors="pt")
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                hidden = self.model(**enc.to(self.model.device)).last_hidden_state.float().cpu()
+                hidden = self.model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float())
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
